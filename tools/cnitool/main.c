@@ -1,0 +1,3 @@
+#include "cni/plugin.h"
+int main(void);
+int main(void) { return 0; }
