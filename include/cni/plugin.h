@@ -95,6 +95,20 @@ json_t *cni_call_args_cni(const struct cni_call *c, const char *key);
 /* Does the config object list capability `cap` as true? */
 bool cni_conf_has_capability(const json_t *conf, const char *cap);
 
+/* One attachment of a GC's valid list. */
+struct cni_attachment {
+	char *container_id;
+	char *ifname;
+};
+/* GC: the `cni.dev/valid-attachments` list (or the legacy
+ * `cni.dev/attachments`) of the config. *present is false when neither key
+ * is there (nothing may be collected then); an empty list means every
+ * attachment is stale. */
+int cni_gc_valid_attachments(const json_t *conf, struct cni_attachment **out, size_t *n, bool *present,
+			     struct cni_error *err);
+void cni_attachments_free(struct cni_attachment *a, size_t n);
+bool cni_attachment_valid(const struct cni_attachment *list, size_t n, const char *cid, const char *ifname);
+
 /* Parse "K=V;K2=V2" into pairs. code 4 naming CNI_ARGS on bad pairs. */
 int cni_args_parse(const char *s, struct cni_arg **out, size_t *n, struct cni_error *err);
 void cni_args_free(struct cni_arg *a, size_t n);

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "cni/json.h"
 #include "cni/plugin.h"
 
 void cni_args_free(struct cni_arg *a, size_t n)
@@ -96,5 +97,67 @@ int cni_validate_ifname(const char *name, struct cni_error *err)
 			return cni_errorf(err, CNI_ERR_INVALID_ENV,
 					  "CNI_IFNAME \"%s\": interface name contains an invalid character '%c'", name,
 					  *p == '/' || *p == ':' ? *p : ' ');
+	return 0;
+}
+
+void cni_attachments_free(struct cni_attachment *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(a[i].container_id);
+		free(a[i].ifname);
+	}
+	free(a);
+}
+
+bool cni_attachment_valid(const struct cni_attachment *list, size_t n, const char *cid, const char *ifname)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i].container_id, cid) && !strcmp(list[i].ifname, ifname))
+			return true;
+	return false;
+}
+
+int cni_gc_valid_attachments(const json_t *conf, struct cni_attachment **out, size_t *n, bool *present,
+			     struct cni_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	*present = false;
+	const char *key = "cni.dev/valid-attachments";
+	json_t *a = cj_get(conf, key);
+	if (!a) {
+		key = "cni.dev/attachments";
+		a = cj_get(conf, key);
+	}
+	if (!a)
+		return 0;
+	if (!json_is_array(a))
+		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "\"%s\" must be an array", key);
+	*present = true;
+	size_t len = json_array_size(a);
+	*out = cni_xcalloc(len, sizeof(**out));
+	if (!*out)
+		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
+	for (size_t i = 0; i < len; i++) {
+		json_t *o = json_array_get(a, i);
+		const char *cid = json_string_value(cj_get(o, "containerID"));
+		const char *ifn = json_string_value(cj_get(o, "ifname"));
+		if (!cid || !ifn) {
+			cni_attachments_free(*out, *n);
+			*out = NULL;
+			*n = 0;
+			return cni_errorf(err, CNI_ERR_INVALID_CONFIG,
+					  "\"%s\"[%zu]: each entry needs string \"containerID\" and \"ifname\"", key, i);
+		}
+		(*out)[i].container_id = strdup(cid);
+		(*out)[i].ifname = strdup(ifn);
+		(*n)++;
+		if (!(*out)[i].container_id || !(*out)[i].ifname) {
+			cni_attachments_free(*out, *n);
+			*out = NULL;
+			*n = 0;
+			return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
+		}
+	}
 	return 0;
 }
