@@ -51,27 +51,33 @@ $(BUILD)/.variant: FORCE
 	@touch -r $(BIN)/.variant $@
 FORCE:
 
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
 $(BUILD)/%.o: %.c $(wildcard include/cni/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<",true)
+	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 define plugin_rule
 $(BIN)/$(notdir $(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(LIB) $(BUILD)/.variant
 	@mkdir -p $(BIN)
-	$(CC) -o $$@ $$(filter %.o,$$^) $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
+	@$(if $(Q),echo "  LD      $$@",true)
+	$(Q)$(CC) -o $$@ $$(filter %.o,$$^) $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
 endef
 $(foreach d,$(PLUGIN_DIRS),$(eval $(call plugin_rule,$(d))))
 
 $(BIN)/cnitool: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/cnitool/*.c)) $(LIB) $(BUILD)/.variant
 	@mkdir -p $(BIN)
-	$(CC) -o $@ $(filter %.o,$^) $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
+	@$(if $(Q),echo "  LD      $@",true)
+	$(Q)$(CC) -o $@ $(filter %.o,$^) $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
 
 $(UNIT_BIN): $(UNIT_SRCS:%.c=$(BUILD)/%.o) $(LIB) $(BUILD)/.variant
-	$(CC) -o $@ $(filter %.o,$^) $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
+	@$(if $(Q),echo "  LD      $@",true)
+	$(Q)$(CC) -o $@ $(filter %.o,$^) $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
 
 deps:
 	@tools/deps.sh
