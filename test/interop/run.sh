@@ -9,7 +9,8 @@
 #     optional) checking the kernel state after ADD;
 #   - cache interop both ways: libcni's cache read by bin/cnitool, and
 #     cnitool's cache read by libcni (GetNetworkListCachedResult/Config).
-# Scenario files may use @NAME@ @TMP@ @BRIDGE@ @SUBNET@ @PORT@; <name>.env
+# Scenario files may use @NAME@ @TMP@ @BRIDGE@ @SUBNET@ @PORT@; .verify gets
+# RESULT (libcni's ADD output), NSNAME, W (the temp dir) and NET; <name>.env
 # (optional) is sourced for CAP_ARGS / CNI_ARGS. A scenario whose plugins
 # are not built yet is reported as skipped, naming them.
 # Then a recorder plugin proves DEL gets the other tool's cached result as
@@ -123,7 +124,7 @@ run_scenario() { # file
 		# (t runs commands in a subshell: outputs go through files)
 		lib_add() { "$DRIVER" add "$W/net.d" "$net" "$NS" > "$W/libcni-result" && [ "$(jq -r .cniVersion "$W/libcni-result")" = "$ver" ] && [ -f "$CACHE" ]; }
 		t "$sc: libcni AddNetworkList (result $ver, cache written)" lib_add
-		if [ -f "$verify" ]; then t "$sc: kernel state after libcni ADD" bash -c "RESULT=\$(cat '$W/libcni-result'); NSNAME='$NSNAME'; set -e; . '$verify'"; fi
+		if [ -f "$verify" ]; then t "$sc: kernel state after libcni ADD" bash -c "RESULT=\$(cat '$W/libcni-result'); NSNAME='$NSNAME' W='$W' NET='$net'; set -e; . '$verify'"; fi
 		if $check_ok; then
 			t "$sc: libcni CheckNetworkList" "$DRIVER" check "$W/net.d" "$net" "$NS"
 			t "$sc: bin/cnitool check reads libcni's cache" "$BIN/cnitool" check "$net" "$NS"
