@@ -98,6 +98,11 @@ int sublink_create_in(struct nl_sock *sk_master, struct nl_sock *sk_target, cons
 int sublink_get(struct nl_sock *sk, int ifindex, const char *name, struct sublink_info *info,
 		struct cni_error *err);
 
+/* First link of a full dump for which match(info, arg) is true (a dump: only
+ * for selectors that cannot name the link, e.g. a MAC address). */
+int sublink_find(struct nl_sock *sk, bool (*match)(const struct sublink_info *, void *), void *arg,
+		 struct sublink_info *info, struct cni_error *err);
+
 /* Delete a link by name; *gone (may be NULL) tells it was already absent,
  * which is not an error. */
 int sublink_delete(struct nl_sock *sk, const char *name, bool *gone, struct cni_error *err);

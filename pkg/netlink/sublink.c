@@ -429,6 +429,55 @@ int sublink_get(struct nl_sock *sk, int ifindex, const char *name, struct sublin
 	return 0;
 }
 
+struct find_ctx {
+	bool (*match)(const struct sublink_info *, void *);
+	void *arg;
+	struct sublink_info *out;
+	bool found;
+};
+
+static int find_cb(struct nl_msg *msg, void *arg)
+{
+	struct find_ctx *f = arg;
+	if (f->found)
+		return NL_OK;
+	struct sublink_info i;
+	memset(&i, 0, sizeof(i));
+	i.link_netnsid = -1;
+	i.vlan_id = -1;
+	i.tun_owner = i.tun_group = -1;
+	link_cb(msg, &i);
+	if (i.ifindex && f->match(&i, f->arg)) {
+		*f->out = i;
+		f->found = true;
+	}
+	return NL_OK;
+}
+
+int sublink_find(struct nl_sock *sk, bool (*match)(const struct sublink_info *, void *), void *arg,
+		 struct sublink_info *info, struct cni_error *err)
+{
+	int r = -EINTR;
+	struct find_ctx f = { .match = match, .arg = arg, .out = info };
+	for (int attempt = 0; attempt < 5 && r == -EINTR; attempt++) {
+		struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+		struct nl_msg *m = sl_msg(RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
+		if (!m || nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0) {
+			if (m)
+				nlmsg_free(m);
+			return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
+		}
+		f.found = false;
+		r = sl_request(sk, m, find_cb, &f);
+		nlmsg_free(m);
+	}
+	if (r < 0)
+		return sl_kernel_error(err, r, "failed to list links");
+	if (!f.found)
+		return cni_errorf(err, CNI_ERR_NOT_FOUND, "no matching link found");
+	return 0;
+}
+
 /* ---- delete / change ---- */
 
 static int link_delete(struct nl_sock *sk, int ifindex, const char *name, bool *gone, struct cni_error *err)
