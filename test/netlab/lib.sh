@@ -15,7 +15,7 @@ scenario() {
 	# a failed scenario must not break the next ones: RESET undoes leftovers
 	${RESET:-true} > /dev/null 2>&1
 	# not inside `if`: bash ignores set -e in a tested context
-	( set -e; $fn ) > $LOGF 2>&1
+	( set -ex; $fn ) > $LOGF 2>&1
 	if [ $? = 0 ]; then
 		echo "ok $TAP_N - $desc"
 	else
