@@ -52,7 +52,10 @@ static int skip_cb(struct nl_msg *m, void *arg)
 
 int sl_request(struct nl_sock *sk, struct nl_msg *msg, nl_recvmsg_msg_cb_t valid, void *arg)
 {
-	struct nl_cb *cb = nl_cb_clone(nl_socket_get_cb(sk));
+	struct nl_cb *orig = nl_socket_get_cb(sk); /* takes a reference */
+	struct nl_cb *cb = orig ? nl_cb_clone(orig) : NULL;
+	if (orig)
+		nl_cb_put(orig);
 	if (!cb)
 		return -ENOMEM;
 	struct req_ctx ctx = { .valid = valid, .arg = arg };
