@@ -126,6 +126,10 @@ struct cnl_addr {
 /* Add (EEXIST = CNI_ERR_EXISTS) / delete (missing = CNI_ERR_NOT_FOUND). IPv4
  * addresses get the broadcast address of their prefix, as iproute2 does. */
 int cnl_addr_add(struct nl_sock *sk, int ifindex, const struct cni_cidr *a, struct cni_error *err);
+/* Same with IFA_F_* flags, e.g. IFA_F_NODAD for an address this host owns
+ * by construction (a bridge's gateway address: usable at once). */
+int cnl_addr_add_flags(struct nl_sock *sk, int ifindex, const struct cni_cidr *a, unsigned flags,
+		       struct cni_error *err);
 int cnl_addr_del(struct nl_sock *sk, int ifindex, const struct cni_cidr *a, struct cni_error *err);
 /* Addresses of one link (family AF_UNSPEC for both), filtered by the kernel. */
 int cnl_addr_list_ex(struct nl_sock *sk, int ifindex, int family, struct cnl_addr **out, size_t *n,

@@ -9,19 +9,22 @@
 #include "nl_internal.h"
 
 static int addr_msg(struct nl_sock *sk, int type, int flags, int ifindex, const struct cni_cidr *a,
-		    struct cni_error *err)
+		    unsigned ifa_flags, struct cni_error *err)
 {
 	struct ifaddrmsg ifa = {
 		.ifa_family = (uint8_t)a->ip.family,
 		.ifa_prefixlen = (uint8_t)a->prefix,
 		.ifa_index = (uint32_t)ifindex,
 		.ifa_scope = RT_SCOPE_UNIVERSE,
+		.ifa_flags = (uint8_t)ifa_flags,
 	};
 	if (a->ip.family == AF_INET6 && a->ip.b[0] == 0xfe && (a->ip.b[1] & 0xc0) == 0x80)
 		ifa.ifa_scope = RT_SCOPE_LINK;
 	int len = cni_ip_len(&a->ip);
 	_cleanup_msg_ struct nl_msg *m = cnl_msg(type, flags, &ifa, sizeof(ifa));
 	if (!m || nla_put(m, IFA_LOCAL, len, a->ip.b) < 0 || nla_put(m, IFA_ADDRESS, len, a->ip.b) < 0)
+		return CNL_OOM(err);
+	if (ifa_flags > 0xff && nla_put_u32(m, IFA_FLAGS, ifa_flags) < 0)
 		return CNL_OOM(err);
 	if (type == RTM_NEWADDR && a->ip.family == AF_INET && a->prefix < 31) {
 		struct cni_ip brd = cni_cidr_last(a);
@@ -36,12 +39,18 @@ static int addr_msg(struct nl_sock *sk, int type, int flags, int ifindex, const 
 
 int cnl_addr_add(struct nl_sock *sk, int ifindex, const struct cni_cidr *a, struct cni_error *err)
 {
-	return addr_msg(sk, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, a, err);
+	return addr_msg(sk, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, a, 0, err);
+}
+
+int cnl_addr_add_flags(struct nl_sock *sk, int ifindex, const struct cni_cidr *a, unsigned flags,
+		       struct cni_error *err)
+{
+	return addr_msg(sk, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, a, flags, err);
 }
 
 int cnl_addr_del(struct nl_sock *sk, int ifindex, const struct cni_cidr *a, struct cni_error *err)
 {
-	return addr_msg(sk, RTM_DELADDR, 0, ifindex, a, err);
+	return addr_msg(sk, RTM_DELADDR, 0, ifindex, a, 0, err);
 }
 
 struct addr_list {

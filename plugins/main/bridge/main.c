@@ -143,7 +143,10 @@ static int ensure_bridge_addr(struct nl_sock *hsk, const struct br_conf *cf, int
 		}
 	}
 	struct cni_error e = { 0 };
-	if (cnl_addr_add(hsk, br_index, gw, &e) < 0 && e.code != CNI_ERR_EXISTS) {
+	/* IPv6: no DAD on the gateway address, or containers could not use
+	 * their gateway for the first second or two after ADD. */
+	unsigned flags = gw->ip.family == AF_INET6 ? IFA_F_NODAD : 0;
+	if (cnl_addr_add_flags(hsk, br_index, gw, flags, &e) < 0 && e.code != CNI_ERR_EXISTS) {
 		*err = e;
 		return cni_error_wrap(err, "could not add IP address to \"%s\"", cf->bridge);
 	}
@@ -351,8 +354,14 @@ static int cmd_add(struct cni_call *c)
 			v6 |= gws.v[i].ip.family == AF_INET6;
 		}
 		/* Pin the bridge MAC (an explicitly set MAC is kept when ports
-		 * come and go); bridges we create already have one. */
-		if (gws.n && br.has_mac && cnl_link_set_mac(hsk, br.ifindex, br.mac, err) < 0) {
+		 * come and go); bridges we create already have one. Read it
+		 * now: a bridge that had no port reports 00:00:00:00:00:00 and
+		 * takes its lowest port's MAC when one is attached. */
+		static const uint8_t zero[6];
+		if (gws.n && cnl_link_query(hsk, NULL, br.ifindex, &br, err) < 0)
+			goto fail;
+		if (gws.n && br.has_mac && memcmp(br.mac, zero, 6) &&
+		    cnl_link_set_mac(hsk, br.ifindex, br.mac, err) < 0) {
 			cni_error_wrap(err, "could not set bridge's mac");
 			goto fail;
 		}
