@@ -453,3 +453,48 @@ fake_ipam() {
 	[ "$(ports)" = 0 ]
 	[ "$(leases)" = 0 ]
 }
+
+# elements of our network's masquerade set (table inet cni_c, branch nft)
+masq_elems() {
+	nft -j list set inet cni_c "masq4_net$TID" 2>/dev/null |
+		jq -r '.nftables[] | select(.set) | .set.elem // [] | .[] | if type == "object" then .elem.val else . end'
+}
+
+@test "bridge: ipMasq elements appear on ADD and go on DEL (also with the netns gone); traffic leaves masqueraded" {
+	export CNI_C_STATE_DIR="$TMP/state"
+	A=$(mkns a); B=$(mkns b); O=$(mkns out)
+	C=$(conf 1.1.0 '"isDefaultGateway":true,"ipMasq":true')
+	on_cleanup "printf '%s' '$(printf '%s' "$C" | jq -c '. + {"cni.dev/valid-attachments":[]}')' | CNI_COMMAND=GC CNI_PATH=$CNI_PATH CNI_C_STATE_DIR=$CNI_C_STATE_DIR $BIN/bridge"
+	run cni bridge ADD "$A" eth0 "$C" ca-$TID
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	ipa=$(json_get "$output" '.ips[0].address' | cut -d/ -f1)
+	[ "$(masq_elems)" = "$ipa" ]
+	P=$(printf '%s' "$output" | jq -c .)
+	run cni bridge CHECK "$A" eth0 "$(printf '%s' "$C" | jq -c ". + {prevResult: $P}")" ca-$TID
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	# "outside": a netns behind a host veth in another private subnet, with
+	# no route back to the container subnet
+	OUT=172.$((16 + 0x${TID:0:2} % 16)).$((0x${TID:2:2}))
+	ip link add o$TID type veth peer name eth0 netns nout-$TID
+	on_cleanup "ip link del o$TID"
+	ip addr add $OUT.1/24 dev o$TID; ip link set o$TID up
+	ip -n nout-$TID addr add $OUT.2/24 dev eth0; ip -n nout-$TID link set eth0 up
+	# the outside can only answer $OUT.1 (no route to the container subnet):
+	# a reply proves the source was rewritten to the host's address
+	[ -z "$(ip -n nout-$TID route show default)" ]
+	ip netns exec na-$TID ping -c1 -W2 $OUT.2
+	run cni bridge ADD "$B" eth0 "$C" cb-$TID
+	[ "$status" -eq 0 ]
+	ipb=$(json_get "$output" '.ips[0].address' | cut -d/ -f1)
+	[ "$(masq_elems | wc -l)" = 2 ]
+	run cni bridge DEL "$A" eth0 "$C" ca-$TID
+	[ "$status" -eq 0 ]
+	sleep 0.05   # deleted elements expire (timeout 1 ms), see pkg/netfilter
+	[ "$(masq_elems)" = "$ipb" ]
+	ip netns del nb-$TID
+	run cni bridge DEL "$B" eth0 "$C" cb-$TID
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	sleep 0.05
+	[ -z "$(masq_elems)" ]
+	[ "$(leases)" = 0 ]
+}
