@@ -443,3 +443,17 @@ kill_add() {
 	run ref CHECK eth0 "$c" nobody
 	[ "$status" -eq 1 ]
 }
+
+@test "host-local: same result JSON as the reference plugin" {
+	[ -x "$REF" ] || skip "reference host-local not installed at $REF"
+	printf 'nameserver 10.0.0.53\nsearch a.example\n' > "$TMP/resolv.conf"
+	local body='"ranges":[[{"subnet":"10.1.2.0/24","gateway":"10.1.2.254"}],[{"subnet":"2001:db8::/64"}]],"routes":[{"dst":"0.0.0.0/0"},{"dst":"10.0.0.0/8","gw":"10.1.2.254"}],"resolvConf":"'"$TMP"'/resolv.conf"'
+	local v ours theirs body2 c
+	for v in 0.2.0 0.4.0 1.0.0; do
+		[ $v = 0.2.0 ] && body2='"ranges":[[{"subnet":"10.1.2.0/24"}]]' || body2=$body
+		c=$(conf "$body2" $v)
+		ours=$(hl ADD eth0 "$c" "c$v" | jq -S .)
+		theirs=$(ref ADD eth0 "${c//$DATA/$TMP/refdata}" "c$v" | jq -S .)
+		[ "$ours" = "$theirs" ] || { diff <(echo "$ours") <(echo "$theirs"); return 1; }
+	done
+}
