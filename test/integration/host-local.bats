@@ -438,10 +438,32 @@ kill_add() {
 	[ ! -e "$DIR/10.1.2.4" ]
 	run ref DEL eth0 "$c" o1
 	[ -z "$(ip_files)" ]
-	# our bookkeeping files never look like reservations to the reference
+	# our bookkeeping files (index records naming z1) never look like a reservation to the reference
 	run hl ADD eth0 "$c" z1
-	run ref CHECK eth0 "$c" nobody
+	rm "$DIR/$(ip_files | head -1)"
+	[ -f "$DIR/.cni-c/z1:eth0" ]
+	run ref CHECK eth0 "$c" z1
 	[ "$status" -eq 1 ]
+	run ref DEL eth0 "$c" z1
+	[ "$status" -eq 0 ]
+}
+
+@test "host-local: ours and the reference in parallel share the lock: 64 distinct addresses" {
+	[ -x "$REF" ] || skip "reference host-local not installed at $REF"
+	local c i
+	c=$(conf "$R24")
+	for i in $(seq 32); do
+		hl ADD eth0 "$c" "o$i" > "$TMP/o.$i" &
+		ref ADD eth0 "$c" "r$i" > "$TMP/r.$i" &
+	done
+	wait
+	for i in $(seq 32); do first_ip "$(cat "$TMP/o.$i")"; first_ip "$(cat "$TMP/r.$i")"; done | sort > "$TMP/ips"
+	! grep -q null "$TMP/ips"
+	[ "$(sort -u "$TMP/ips" | wc -l)" = 64 ]
+	[ "$(ip_files | wc -l)" = 64 ]
+	# each releases the other's reservations
+	for i in $(seq 32); do hl DEL eth0 "$c" "r$i"; ref DEL eth0 "$c" "o$i"; done
+	[ -z "$(ip_files)" ]
 }
 
 @test "host-local: same result JSON as the reference plugin" {
