@@ -118,7 +118,7 @@ struct ipam_store {
 	bool locked;
 	bool index_ok;   /* index verified fresh under the current lock */
 	unsigned tmp_seq;
-	size_t n_sets;   /* last_reserved_ip.0 .. n_sets-1 belong to the index stamp */
+	size_t n_sets;   /* range sets of the config: their last_reserved_ip.N are in the index stamp */
 	char *path;      /* for messages */
 };
 

@@ -316,7 +316,10 @@ static int fingerprint(struct ipam_store *s, char *buf, size_t len, struct cni_e
 		return cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "%s: cannot stat", s->path);
 	size_t off = (size_t)snprintf(buf, len, STAMP_MAGIC "%llu %llu %lld.%09ld\n", (unsigned long long)st.st_dev,
 				      (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-	for (size_t i = 0; i < s->n_sets && off < len; i++) {
+	/* a few more than configured: a DEL whose config lacks runtimeConfig.ipRanges
+	 * sees fewer sets than the ADD did, and should not force a rebuild for it */
+	size_t n = s->n_sets > 8 ? s->n_sets : 8;
+	for (size_t i = 0; i < n && off < len; i++) {
 		char name[64];
 		snprintf(name, sizeof(name), LAST_IP_PREFIX "%zu", i);
 		_cleanup_free_ char *c = read_small(s->root_fd, name, 128, NULL);
