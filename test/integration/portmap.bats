@@ -115,6 +115,7 @@ settle() { sleep 0.05; }
 	conf=$(pmconf "$RES_a" '[{"hostPort":'$HP',"containerPort":53,"protocol":"udp"}]')
 	run pm ADD a "$conf"
 	[ "$status" -eq 0 ]
+	on_cleanup "pm DEL a '$conf'"
 	sleep 0.2
 	[ "$(udp $SUB.1:$HP)" = "a $SUB.1" ]
 	nft -j list map inet cni_c pm4 | jq -e --arg t "$NET/a$TID/eth0" '[.nftables[]|select(.map)|.map.elem//[]|.[]|select(.[0].elem.comment==$t)]|length==1'
