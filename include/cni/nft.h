@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "cni/common.h"
+#include "cni/ip.h"
 #include "cni/masq.h"
 
 #define CNI_NFT_TABLE "cni_c"
@@ -101,6 +102,9 @@ uint32_t nft_concat_type(const uint32_t *types, int n);
  * NULL; timeout_ms/expire_ms 0 = not set. */
 int nft_elem_add(struct nftnl_set *s, const void *key, size_t keylen, const void *key_end, const void *data,
 		 size_t datalen, const char *tag, uint64_t timeout_ms, uint64_t expire_ms);
+
+/* Add the interval [network, broadcast] of c to an interval set. */
+int nft_elem_add_prefix(struct nftnl_set *s, const struct cni_cidr *c);
 
 /* Rule building: rule in table inet cni_c, chain `chain`. */
 struct nftnl_rule *nft_rule_new(const char *chain, const char *comment);
@@ -184,6 +188,9 @@ int nft_queue_release(struct cni_nft *nft, struct nft_batch *b, const struct nft
  * stale records under <kind>/<net>. Used by GC. */
 int nft_gc_sets(struct cni_nft *nft, const char *const *sets, size_t nsets, const char *kind, const char *net,
 		const struct cni_attachment *valid, size_t n_valid, struct cni_error *err);
+
+/* An exclusive flock on <state dir>/<kind>.lock (created); fd or -1. */
+int nft_state_lock(const char *kind, struct cni_error *err);
 
 /* hex helpers for records */
 void nft_hex(char *out, const uint8_t *b, size_t n);

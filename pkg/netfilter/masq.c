@@ -77,30 +77,6 @@ static int queue_network(struct nft_batch *b, const char *net, int family)
 	return 0;
 }
 
-/* Interval elements of a subnet: [start, end) as two rbtree elements. */
-static int add_subnet(struct nftnl_set *sn, const struct cni_cidr *c)
-{
-	struct cni_cidr net = cni_cidr_network(c);
-	int len = cni_ip_len(&net.ip);
-	if (nft_elem_add(sn, net.ip.b, (size_t)len, NULL, NULL, 0, NULL, 0, 0) < 0)
-		return -1;
-	struct cni_ip last = cni_cidr_last(&net);
-	struct cni_ip end = cni_ip_next(&last);
-	bool wrapped = true;
-	for (int i = 0; i < len; i++)
-		if (end.b[i])
-			wrapped = false;
-	if (wrapped)
-		return 0; /* range reaches the top of the space: no end element */
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-	if (!e)
-		return -1;
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, end.b, (uint32_t)len);
-	nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-	nftnl_set_elem_add(sn, e);
-	return 0;
-}
-
 static bool has_family(const struct cni_cidr *ips, size_t n, int family)
 {
 	for (size_t i = 0; i < n; i++)
@@ -179,7 +155,7 @@ subnet:
 				if (r == 1)
 					continue;
 			}
-			if (add_subnet(sn, &ips[i]) < 0)
+			if (nft_elem_add_prefix(sn, &ips[i]) < 0)
 				rc = cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 			n_net++;
 		}

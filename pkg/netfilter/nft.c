@@ -406,6 +406,29 @@ int nft_elem_add(struct nftnl_set *s, const void *key, size_t keylen, const void
 	return 0;
 }
 
+int nft_elem_add_prefix(struct nftnl_set *s, const struct cni_cidr *c)
+{
+	struct cni_cidr net = cni_cidr_network(c);
+	int len = cni_ip_len(&net.ip);
+	if (nft_elem_add(s, net.ip.b, (size_t)len, NULL, NULL, 0, NULL, 0, 0) < 0)
+		return -1;
+	struct cni_ip last = cni_cidr_last(&net);
+	struct cni_ip end = cni_ip_next(&last);
+	bool wrapped = true;
+	for (int i = 0; i < len; i++)
+		if (end.b[i])
+			wrapped = false;
+	if (wrapped)
+		return 0; /* the range reaches the top of the space: no end element */
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	if (!e)
+		return -1;
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, end.b, (uint32_t)len);
+	nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+	nftnl_set_elem_add(s, e);
+	return 0;
+}
+
 struct nftnl_rule *nft_rule_new(const char *chain, const char *comment)
 {
 	struct nftnl_rule *r = nftnl_rule_alloc();

@@ -5,6 +5,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "cni/json.h"
@@ -52,6 +53,26 @@ static int mkdir_p(char *path)
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return -1;
 	return 0;
+}
+
+int nft_state_lock(const char *kind, struct cni_error *err)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s", state_dir());
+	if (mkdir_p(path) < 0)
+		return cni_errorf_errno(err, CNI_ERR_IO, errno, "cannot create %s", path);
+	snprintf(path, sizeof(path), "%s/%s.lock", state_dir(), kind);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cni_errorf_errno(err, CNI_ERR_IO, errno, "cannot open %s", path);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int e = errno;
+			close(fd);
+			return cni_errorf_errno(err, CNI_ERR_IO, e, "cannot lock %s", path);
+		}
+	}
+	return fd;
 }
 
 int nft_record_write(const char *path, const char *cid, const char *ifname, const struct nft_owned *el, size_t n,
