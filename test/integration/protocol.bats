@@ -142,3 +142,49 @@ CONF='{"cniVersion":"1.1.0","name":"lonet","type":"loopback"}'
 	run cni loopback DEL /run/netns/does-not-exist-$TID eth0 "$CONF"; [ "$status" -eq 0 ]
 	run cni loopback DEL "" eth0 "$CONF"; [ "$status" -eq 0 ]
 }
+
+# ---- the framework rules hold for every plugin binary of the suite ----
+
+plugins() { for p in "$BIN"/*; do n=${p##*/}; [ "$n" = cnitool ] || echo "$n"; done; }
+
+@test "every plugin: VERSION, about text, and code 6/7/1 for bad input" {
+	[ -n "$(plugins)" ]
+	for p in $(plugins); do
+		run bash -c "echo '{\"cniVersion\":\"1.0.0\"}' | CNI_COMMAND=VERSION $BIN/$p"
+		[ "$status" -eq 0 ] || { echo "$p VERSION: $output"; false; }
+		[ "$(json_get "$output" .cniVersion)" = 1.0.0 ]
+		[[ "$(json_get "$output" '.supportedVersions|join(",")')" == *1.1.0* ]] || { echo "$p"; false; }
+		run bash -c "env -u CNI_COMMAND $BIN/$p 2>&1 </dev/null"
+		[ "$status" -eq 0 ]; [[ "$output" == "CNI $p plugin"* ]] || { echo "$p about: $output"; false; }
+		run cni "$p" ADD "$NS" eth0 '{"cniVersion":"1.0.0",'
+		[ "$(json_get "$output" .code)" = 6 ] || { echo "$p json: $output"; false; }
+		run cni "$p" ADD "$NS" eth0 '{"cniVersion":"1.0.0","type":"x"}'
+		[ "$(json_get "$output" .code)" = 7 ] || { echo "$p name: $output"; false; }
+		run cni "$p" ADD "$NS" eth0 '{"cniVersion":"9.9.9","name":"x"}'
+		[ "$(json_get "$output" .code)" = 1 ] || { echo "$p version: $output"; false; }
+		run cni "$p" CHECK "$NS" eth0 '{"cniVersion":"0.3.1","name":"x"}'
+		[ "$(json_get "$output" .code)" = 1 ] || { echo "$p check<0.4: $output"; false; }
+		run cni "$p" ADD "$NS" 'a b' '{"cniVersion":"1.0.0","name":"x"}'
+		[ "$(json_get "$output" .code)" = 4 ] || { echo "$p ifname: $output"; false; }
+		for c in STATUS GC; do
+			run bash -c "echo '{\"cniVersion\":\"1.0.0\",\"name\":\"x\"}' | CNI_COMMAND=$c CNI_PATH=$BIN $BIN/$p"
+			[ "$(json_get "$output" .code)" = 1 ] || { echo "$p $c<1.1: $output"; false; }
+		done
+	done
+}
+
+@test "plugins that read CNI_ARGS refuse unknown keys unless IgnoreUnknown" {
+	for p in bridge host-local static macvlan tap; do
+		[ -x "$BIN/$p" ] || continue
+		CNI_ARGS="FOO=1" run cni "$p" ADD "$NS" eth0 '{"cniVersion":"1.0.0","name":"x","ipam":{}}'
+		[ "$status" -eq 1 ]
+		[ "$(json_get "$output" .code)" = 4 ] || { echo "$p: $output"; false; }
+		[[ "$(json_get "$output" .msg)" == *FOO* ]]
+	done
+	# with IgnoreUnknown the unknown key passes the frame (loopback reads no args)
+	CNI_ARGS="IgnoreUnknown=1;FOO=1" run cni loopback ADD "$NS" eth0 "$CONF"
+	[ "$status" -eq 0 ]
+	CNI_ARGS="FOO" run cni host-local ADD "$NS" eth0 '{"cniVersion":"1.0.0","name":"x","ipam":{}}'
+	[ "$(json_get "$output" .code)" = 4 ]
+	[[ "$(json_get "$output" .msg)" == *"invalid pair"* ]]
+}
