@@ -124,7 +124,7 @@ leftovers() {
 	l=$(ip -n "$NSNAME" -o link show | awk -F': ' '{print $2}' | grep -v '^lo$')
 	[ -z "$l" ] || { echo "container interfaces left: $l"; bad=1; }
 	if ip link show "$BR" >/dev/null 2>&1; then
-		l=$(ip -o link show master "$BR" | awk -F': ' '{print $2}')
+		l=$(ip -o link show master "$BR" 2>/dev/null | awk -F': ' '{print $2}')
 		[ -z "$l" ] || { echo "ports left on $BR: $l"; bad=1; }
 	fi
 	l=$(ls "$W/ipam/$NET" 2>/dev/null | grep -E '^[0-9a-f.:]+$')
