@@ -60,6 +60,10 @@ setup_file() {
 	tmp_dir = "$PW/tmp"
 	volume_path = "$PW/root/volumes"
 	image_copy_tmp_dir = "$PW/tmp"
+	# conmon runs "podman container cleanup" (the network teardown when a
+	# container stops) with only these variables: without them it would use
+	# the default plugin dirs (the reference plugins) and the default state dir
+	conmon_env_vars = ["PATH=$PATH", "CONTAINERS_CONF=$PW/containers.conf", "CONTAINERS_STORAGE_CONF=$PW/storage.conf", "CNI_C_STATE_DIR=$PW/state", "TMPDIR=$PW/tmp"]
 	[network]
 	network_backend = "cni"
 	cni_plugin_dirs = ["$BIN"]
@@ -224,4 +228,20 @@ nothing_left() {
 	run nothing_left
 	echo "$output"
 	[ "$status" -eq 0 ]
+}
+
+@test "podman: a container that exits by itself is torn down through our plugins by conmon's cleanup command" {
+	podman_ run -d --name $C -p $HP:80 localhost/cnic-busybox sh -c 'httpd -p 80 -h /www; sleep 2'
+	local i
+	for i in $(seq 50); do curl -s -m1 http://127.0.0.1:$HP/ >/dev/null && break; sleep 0.1; done
+	[ "$(curl -sS -m3 http://127.0.0.1:$HP/)" = "hello from cni-c" ]
+	[ -n "$(find "$PW/state/portmap/$PNET" -type f)" ]
+	# no podman stop/rm: the container exits, conmon's exit command runs the CNI DEL
+	for i in $(seq 100); do [ "$(podman_ inspect -f '{{.State.Status}}' $C)" = exited ] && break; sleep 0.1; done
+	[ "$(podman_ inspect -f '{{.State.Status}}' $C)" = exited ]
+	for i in $(seq 50); do nothing_left >/dev/null && break; sleep 0.1; done
+	run nothing_left
+	echo "$output"
+	[ "$status" -eq 0 ]
+	podman_ rm $C
 }
