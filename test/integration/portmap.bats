@@ -56,6 +56,17 @@ serve() {
 	[ "$2" = udp ] && kind=UDP-RECVFROM
 	ip netns exec pc$1$TID socat $kind:$3,reuseaddr,fork SYSTEM:"echo $1 \$SOCAT_PEERADDR" &
 	on_cleanup "kill $! 2>/dev/null"
+	bound pc$1$TID $2 $3
+}
+
+# bound NETNS PROTO PORT: wait (2 s at most) until a server socket is bound:
+# a single datagram sent before would be lost under load
+bound() {
+	local i f=-Hltn
+	[ "$2" = udp ] && f=-Hlun
+	for i in $(seq 40); do ip netns exec $1 ss $f "sport = :$3" | grep -q . && return 0; sleep 0.05; done
+	echo "no $2 server on port $3 in $1"
+	return 1
 }
 
 # outside netns with a veth to the host: host $OUT.1, outside $OUT.2
@@ -72,7 +83,15 @@ outside() {
 
 tcp() { socat -T3 - TCP:$1,connect-timeout=2 </dev/null; }
 # UDP: the first datagram may race the server's start; try a few times
-udp() { local i r; for i in 1 2 3 4 5; do r=$(echo ping | socat -T1 - UDP:$1 2>/dev/null) && [ -n "$r" ] && { echo "$r"; return 0; }; sleep 0.2; done; return 1; }
+# (and under load socat may shut its socket down before writing: "Broken
+# pipe"). udp HOST:PORT or udp SOCAT-ADDRESS (UDP6:[...]:port,sourceport=N):
+# retries keep the same 5-tuple, so a stale conntrack entry still fails all.
+udp() {
+	local i r spec=$1
+	[[ "$spec" == UDP* ]] || spec=UDP:$spec
+	for i in 1 2 3 4 5; do r=$(echo ping | socat -T1 - "$spec" 2>/dev/null) && [ -n "$r" ] && { echo "$r"; return 0; }; sleep 0.2; done
+	return 1
+}
 settle() { sleep 0.05; }
 
 @test "portmap: no mappings prints prevResult and touches nothing" {
@@ -138,7 +157,7 @@ settle() { sleep 0.05; }
 	[ "$status" -eq 0 ]
 	on_cleanup "pm DEL a '$(pmconf "$RES_a" '[]')'"
 	sleep 0.2
-	run bash -c "echo ping | socat -T1 - UDP:$SUB.1:$HP,sourceport=$sp"
+	run udp UDP:$SUB.1:$HP,sourceport=$sp
 	[ "$output" = "a $SUB.1" ]
 }
 
@@ -237,6 +256,7 @@ settle() { sleep 0.05; }
 	ip link set $BR up
 	ip netns exec pcv$TID socat TCP6-LISTEN:80,reuseaddr,fork SYSTEM:'echo v6 $SOCAT_PEERADDR' &
 	on_cleanup "kill $! 2>/dev/null"
+	bound pcv$TID tcp 80
 	run pm ADD v "$(pmconf "$r" '[{"hostPort":'$HP',"containerPort":80}]')"
 	[ "$status" -eq 0 ]
 	on_cleanup "pm DEL v '$(pmconf "$r" '[]')'"
@@ -304,6 +324,7 @@ sctp_kernel() { python3 -c 'import socket; socket.socket(socket.AF_INET, socket.
 	container a
 	ip netns exec pca$TID socat SCTP-LISTEN:80,reuseaddr,fork SYSTEM:'echo a $SOCAT_PEERADDR' &
 	on_cleanup "kill $! 2>/dev/null"
+	sleep 0.3
 	run pm ADD a "$(pmconf "$RES_a" '[{"hostPort":'$HP',"containerPort":80,"protocol":"sctp"}]')"
 	[ "$status" -eq 0 ]
 	on_cleanup "pm DEL a '$(pmconf "$RES_a" '[]')'"
@@ -392,6 +413,7 @@ sctp_kernel() { python3 -c 'import socket; socket.socket(socket.AF_INET, socket.
 	ip link set $BR up
 	ip netns exec pcv$TID socat UDP6-RECVFROM:53,reuseaddr,fork SYSTEM:'echo v6 $SOCAT_PEERADDR' &
 	on_cleanup "kill $! 2>/dev/null"
+	bound pcv$TID udp 53
 	local sp=$(( HP + 1 )) pconf
 	# before the mapping: a datagram to the host port leaves a conntrack entry without NAT
 	echo x | socat -T0.3 - "UDP6:[fd39:$O::1]:$HP,sourceport=$sp" 2>/dev/null || true
@@ -401,7 +423,7 @@ sctp_kernel() { python3 -c 'import socket; socket.socket(socket.AF_INET, socket.
 	[ "$status" -eq 0 ]
 	on_cleanup "pm DEL v '$pconf'"
 	sleep 0.2
-	run bash -c "echo ping | socat -T1 - 'UDP6:[fd39:$O::1]:$HP,sourceport=$sp'"
+	run udp "UDP6:[fd39:$O::1]:$HP,sourceport=$sp"
 	[[ "$output" == "v6 "* ]]
 	# the entry now carries the DNAT to the container
 	conntrack -L -f ipv6 -p udp --dport $HP 2>/dev/null | grep -q "src=fd39:$O::"
