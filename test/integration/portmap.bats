@@ -51,10 +51,12 @@ pm() {
 }
 
 # serve NAME PROTO PORT: reply "<NAME> <peer>" to every connection/datagram
+# (the reply command reads the request first: socat fails with EPIPE, and may
+# drop the reply, when the command exits before it could write the datagram)
 serve() {
 	local kind=TCP-LISTEN
 	[ "$2" = udp ] && kind=UDP-RECVFROM
-	ip netns exec pc$1$TID socat $kind:$3,reuseaddr,fork SYSTEM:"echo $1 \$SOCAT_PEERADDR" &
+	ip netns exec pc$1$TID socat $kind:$3,reuseaddr,fork SYSTEM:"read -r l; echo $1 \$SOCAT_PEERADDR" &
 	on_cleanup "kill $! 2>/dev/null"
 	bound pc$1$TID $2 $3
 }
@@ -254,7 +256,7 @@ settle() { sleep 0.05; }
 	on_cleanup "printf '%s' '$conf' | CNI_COMMAND=DEL CNI_CONTAINERID=v$TID CNI_NETNS=/run/netns/pcv$TID CNI_IFNAME=eth0 CNI_PATH=$REF $REF/bridge"
 	ip addr add fd39:$O::1/64 dev $BR nodad
 	ip link set $BR up
-	ip netns exec pcv$TID socat TCP6-LISTEN:80,reuseaddr,fork SYSTEM:'echo v6 $SOCAT_PEERADDR' &
+	ip netns exec pcv$TID socat TCP6-LISTEN:80,reuseaddr,fork SYSTEM:'read -r l; echo v6 $SOCAT_PEERADDR' &
 	on_cleanup "kill $! 2>/dev/null"
 	bound pcv$TID tcp 80
 	run pm ADD v "$(pmconf "$r" '[{"hostPort":'$HP',"containerPort":80}]')"
@@ -322,7 +324,7 @@ sctp_kernel() { python3 -c 'import socket; socket.socket(socket.AF_INET, socket.
 @test "portmap: SCTP traffic through a published port (skipped when the kernel has no SCTP)" {
 	sctp_kernel || skip "the running kernel has no SCTP (socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP) fails, no sctp module): traffic impossible here; the element test below still runs"
 	container a
-	ip netns exec pca$TID socat SCTP-LISTEN:80,reuseaddr,fork SYSTEM:'echo a $SOCAT_PEERADDR' &
+	ip netns exec pca$TID socat SCTP-LISTEN:80,reuseaddr,fork SYSTEM:'read -r l; echo a $SOCAT_PEERADDR' &
 	on_cleanup "kill $! 2>/dev/null"
 	sleep 0.3
 	run pm ADD a "$(pmconf "$RES_a" '[{"hostPort":'$HP',"containerPort":80,"protocol":"sctp"}]')"
@@ -411,7 +413,7 @@ sctp_kernel() { python3 -c 'import socket; socket.socket(socket.AF_INET, socket.
 	on_cleanup "printf '%s' '$conf' | CNI_COMMAND=DEL CNI_CONTAINERID=v$TID CNI_NETNS=/run/netns/pcv$TID CNI_IFNAME=eth0 CNI_PATH=$REF $REF/bridge"
 	ip addr add fd39:$O::1/64 dev $BR nodad
 	ip link set $BR up
-	ip netns exec pcv$TID socat UDP6-RECVFROM:53,reuseaddr,fork SYSTEM:'echo v6 $SOCAT_PEERADDR' &
+	ip netns exec pcv$TID socat UDP6-RECVFROM:53,reuseaddr,fork SYSTEM:'read -r l; echo v6 $SOCAT_PEERADDR' &
 	on_cleanup "kill $! 2>/dev/null"
 	bound pcv$TID udp 53
 	local sp=$(( HP + 1 )) pconf
