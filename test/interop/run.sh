@@ -3,18 +3,30 @@
 #
 # Builds test/interop/driver (Go, GOPATH mode, offline, against Debian's
 # golang-github-appc-cni-dev) into build/interop/, then for every scenario
-# test/interop/scenarios/<name>.conflist:
-#   - libcni AddNetworkList / CheckNetworkList / DelNetworkList against OUR
-#     plugins ($INTEROP_BIN, default bin/), with <name>.verify (bash,
-#     optional) checking the kernel state after ADD;
-#   - cache interop both ways: libcni's cache read by bin/cnitool, and
-#     cnitool's cache read by libcni (GetNetworkListCachedResult/Config).
-# Scenario files may use @NAME@ @TMP@ @BRIDGE@ @SUBNET@ @PORT@; .verify gets
-# RESULT (libcni's ADD output), NSNAME, W (the temp dir) and NET; <name>.env
-# (optional) is sourced for CAP_ARGS / CNI_ARGS. A scenario whose plugins
-# are not built yet is reported as skipped, naming them.
+# test/interop/scenarios/<name>.conflist, once per cniVersion listed in
+# <name>.versions (one line, e.g. "1.0.0 0.4.0 0.3.1"; the conflist then says
+# "cniVersion": "@VERSION@"), or once in the conflist's own version:
+#   1. libcni AddNetworkList / CheckNetworkList / DelNetworkList against OUR
+#      plugins ($INTEROP_BIN, default bin/), <name>.verify (bash, optional)
+#      checking the kernel state and traffic after ADD;
+#   2. bin/cnitool ADD (verify again), its cache read by libcni
+#      (GetNetworkListCachedResult/Config), libcni CHECK and DEL;
+#   3. libcni ADD, bin/cnitool CHECK and DEL from libcni's cache;
+#   after every DEL: nothing left (no interface but lo in the container, no
+#   port on the bridge, no address reservation, no attachment record, no
+#   element of the network in nft table inet cni_c).
+# Scenario files may use @NAME@ @TMP@ @BRIDGE@ @SUBNET@ (10.a.b.0/24) @NET3@
+# (10.a.b) @PORT@ @VERSION@ @PARENT@; a conflist naming @PARENT@ gets a veth
+# whose peer is @NET3@.254/24 in netns $PEERNS (macvlan-style scenarios).
+# .verify gets RESULT (the ADD output), NSNAME, PEERNS, W (the temp dir), NET,
+# PORT, NET3, VERSION and PHASE (libcni|cnitool); <name>.env (optional) is
+# sourced for CAP_ARGS / CNI_ARGS. Our plugins keep their records in
+# $W/state (CNI_C_STATE_DIR), the caches live in $W/cache: nothing under
+# /var/lib/cni is touched. A scenario whose plugins are not built yet is
+# reported as skipped, naming them.
 # Then a recorder plugin proves DEL gets the other tool's cached result as
 # prevResult. Needs root (network namespaces); skips without go or root.
+# ONLY=<glob> limits the scenarios (e.g. ONLY=bridge-portmap).
 set -u
 cd "$(dirname "$0")/../.."
 REPO=$PWD
@@ -68,12 +80,30 @@ ver_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]; } # 
 
 W=""
 NSNAME=""
+PEERNS=""
 BR=""
+PARENT=""
+GC_CONF=""
 cleanup() {
+	# network-level objects (masquerade sets/rules of the network) go with a
+	# GC that keeps nothing, sent straight to each plugin of the list
+	if [ -n "$GC_CONF" ] && [ -f "$GC_CONF" ]; then
+		local p
+		for p in $(jq -r '.plugins[].type' "$GC_CONF" | sort -u); do
+			jq -c --arg t "$p" '.plugins[] | select(.type == $t) | . + {cniVersion: "1.1.0", name: $n, "cni.dev/valid-attachments": []}' \
+				--arg n "$(jq -r .name "$GC_CONF")" "$GC_CONF" | head -1 |
+				CNI_COMMAND=GC CNI_PATH=$PLUGINS CNI_C_STATE_DIR=$W/state "$PLUGINS/$p" >/dev/null 2>&1
+		done
+	fi
+	# the subnet is a network-level hairpin source of portmap (never removed by DEL)
+	[ -n "${SUBNET:-}" ] && nft delete element inet cni_c pmsrc4 "{ $SUBNET }" 2>/dev/null
+	[ -n "$NSNAME" ] && ip netns pids "$NSNAME" 2>/dev/null | xargs -r kill 2>/dev/null
 	[ -n "$NSNAME" ] && ip netns del "$NSNAME" 2>/dev/null
+	[ -n "$PEERNS" ] && ip netns del "$PEERNS" 2>/dev/null
+	[ -n "$PARENT" ] && ip link del "$PARENT" 2>/dev/null
 	[ -n "$BR" ] && ip link del "$BR" 2>/dev/null
 	[ -n "$W" ] && rm -rf "$W"
-	NSNAME="" BR="" W=""
+	NSNAME="" PEERNS="" BR="" PARENT="" W="" GC_CONF="" SUBNET=""
 }
 trap cleanup EXIT
 
@@ -88,21 +118,46 @@ same_json() {
 	return 1
 }
 
-run_scenario() { # file
-	local f=$1 sc id conf ver types missing="" tp
-	sc=$(basename "$f" .conflist)
+# nothing of attachment NET is left after a DEL (run in the scenario subshell)
+leftovers() {
+	local l bad=0
+	l=$(ip -n "$NSNAME" -o link show | awk -F': ' '{print $2}' | grep -v '^lo$')
+	[ -z "$l" ] || { echo "container interfaces left: $l"; bad=1; }
+	if ip link show "$BR" >/dev/null 2>&1; then
+		l=$(ip -o link show master "$BR" 2>/dev/null | awk -F': ' '{print $2}')
+		[ -z "$l" ] || { echo "ports left on $BR: $l"; bad=1; }
+	fi
+	l=$(ls "$W/ipam/$NET" 2>/dev/null | grep -E '^[0-9a-f.:]+$')
+	[ -z "$l" ] || { echo "address reservations left: $l"; bad=1; }
+	l=$(find "$W/state" -path "*/$NET/*" 2>/dev/null)
+	[ -z "$l" ] || { echo "attachment records left: $l"; bad=1; }
+	l=$(nft -j list table inet cni_c 2>/dev/null | jq -r --arg n "$NET/" '.nftables[] | (.set // .map) | select(.) |
+		.elem // [] | .[] | (if type == "array" then .[0] else . end) | .elem.comment? // empty | select(startswith($n))')
+	[ -z "$l" ] || { echo "nft elements left: $l"; bad=1; }
+	return $bad
+}
+
+run_scenario() { # file version
+	local f=$1 ver=$2 base sc id conf types missing="" tp
+	base=${f%.conflist}
+	sc=$(basename "$base")
+	[ -f "$base.versions" ] && sc="$sc-$ver"
 	id=$(new_id)
 	W=$(mktemp -d /tmp/cnic-interop.XXXXXX)
 	NSNAME=cnii-$id
 	NS=/run/netns/$NSNAME
 	BR=cnib$id
-	local subnet="10.$((16#${id:0:2} % 200 + 20)).$((16#${id:2:2})).0/24" port=$((20000 + 16#${id:0:4} % 20000))
-	mkdir -p "$W/net.d" "$W/cache"
-	subst() { sed -e "s|@NAME@|i$id|g" -e "s|@TMP@|$W|g" -e "s|@BRIDGE@|$BR|g" -e "s|@SUBNET@|$subnet|g" -e "s|@PORT@|$port|g" "$1"; }
+	local net3="10.$((16#${id:0:2} % 200 + 20)).$((16#${id:2:2}))" port=$((20000 + 16#${id:0:4} % 20000))
+	SUBNET=$net3.0/24
+	mkdir -p "$W/net.d" "$W/cache" "$W/state"
+	subst() {
+		sed -e "s|@NAME@|i$id|g" -e "s|@TMP@|$W|g" -e "s|@BRIDGE@|$BR|g" -e "s|@SUBNET@|$SUBNET|g" \
+			-e "s|@NET3@|$net3|g" -e "s|@PORT@|$port|g" -e "s|@VERSION@|$ver|g" -e "s|@PARENT@|cnip$id|g" "$1"
+	}
 	conf=$W/net.d/$sc.conflist
 	subst "$f" > "$conf"
+	GC_CONF=$conf
 	local net=i$id
-	ver=$(jq -r .cniVersion "$conf")
 	types=$(jq -r '.plugins[] | .type, (.ipam.type // empty)' "$conf" | sort -u)
 	for tp in $types; do [ -x "$PLUGINS/$tp" ] || missing="$missing $tp"; done
 	if [ -n "$missing" ]; then
@@ -110,21 +165,39 @@ run_scenario() { # file
 		cleanup
 		return
 	fi
+	if grep -q @PARENT@ "$f"; then
+		PARENT=cnip$id PEERNS=cniip-$id
+	fi
 	(
-		export CNI_PATH=$PLUGINS NETCONFPATH=$W/net.d CNI_CACHE_DIR=$W/cache NSNAME NS
+		export CNI_PATH=$PLUGINS NETCONFPATH=$W/net.d CNI_CACHE_DIR=$W/cache CNI_C_STATE_DIR=$W/state NSNAME NS
 		unset CNI_ARGS CAP_ARGS CNI_IFNAME
-		[ -f "${f%.conflist}.env" ] && { subst "${f%.conflist}.env" > "$W/env"; . "$W/env"; }
+		[ -f "$base.env" ] && { subst "$base.env" > "$W/env"; . "$W/env"; }
 		ip netns add "$NSNAME" || exit 1
+		if [ -n "$PARENT" ]; then
+			ip netns add "$PEERNS" &&
+				ip link add "$PARENT" type veth peer name eth0 netns "$PEERNS" &&
+				ip link set "$PARENT" up &&
+				ip -n "$PEERNS" addr add "$net3.254/24" dev eth0 &&
+				ip -n "$PEERNS" link set eth0 up || exit 1
+		fi
 		CID=cnitool-$(printf '%s' "$NS" | sha512sum | cut -c1-20)
 		CACHE=$W/cache/results/$net-$CID-eth0
-		local verify=${f%.conflist}.verify check_ok=false
+		local verify=$base.verify check_ok=false
 		ver_ge "$ver" 0.4.0 && check_ok=true
+		NET=$net
+		verify() { # phase result-file
+			[ -f "$verify" ] || return 0
+			t "$sc: kernel state and traffic after $1 ADD" env RESULT="$(cat "$2")" NSNAME="$NSNAME" PEERNS="$PEERNS" \
+				W="$W" NET="$net" PORT="$port" NET3="$net3" VERSION="$ver" PHASE="$1" \
+				bash -c "set -e; . '$verify'"
+		}
+		nothing_left() { t "$sc: nothing left after $1" leftovers; }
 
-		# libcni drives our plugins
+		# 1. libcni drives our plugins
 		# (t runs commands in a subshell: outputs go through files)
 		lib_add() { "$DRIVER" add "$W/net.d" "$net" "$NS" > "$W/libcni-result" && [ "$(jq -r .cniVersion "$W/libcni-result")" = "$ver" ] && [ -f "$CACHE" ]; }
 		t "$sc: libcni AddNetworkList (result $ver, cache written)" lib_add
-		if [ -f "$verify" ]; then t "$sc: kernel state after libcni ADD" bash -c "RESULT=\$(cat '$W/libcni-result'); NSNAME='$NSNAME' W='$W' NET='$net'; set -e; . '$verify'"; fi
+		verify libcni "$W/libcni-result"
 		if $check_ok; then
 			t "$sc: libcni CheckNetworkList" "$DRIVER" check "$W/net.d" "$net" "$NS"
 			t "$sc: bin/cnitool check reads libcni's cache" "$BIN/cnitool" check "$net" "$NS"
@@ -133,10 +206,12 @@ run_scenario() { # file
 		fi
 		lib_del() { "$DRIVER" del "$W/net.d" "$net" "$NS" && [ ! -e "$CACHE" ]; }
 		t "$sc: libcni DelNetworkList (cache removed)" lib_del
+		nothing_left "libcni DEL"
 
-		# cnitool's cache read by libcni
+		# 2. cnitool's attachment and cache, used by libcni
 		our_add() { "$BIN/cnitool" add "$net" "$NS" > "$W/ours" && [ -f "$CACHE" ]; }
 		t "$sc: bin/cnitool add" our_add
+		verify cnitool "$W/ours"
 		lib_cached() { same_json "$("$DRIVER" cached "$W/net.d" "$net" "$NS")" "$(cat "$W/ours")"; }
 		t "$sc: libcni GetNetworkListCachedResult reads cnitool's cache" lib_cached
 		lib_cfg() {
@@ -148,6 +223,15 @@ run_scenario() { # file
 		t "$sc: libcni GetNetworkListCachedConfig reads cnitool's config and capability args" lib_cfg
 		$check_ok && t "$sc: libcni CheckNetworkList on cnitool's attachment" "$DRIVER" check "$W/net.d" "$net" "$NS"
 		t "$sc: libcni DelNetworkList of cnitool's attachment" lib_del
+		nothing_left "cnitool ADD + libcni DEL"
+
+		# 3. libcni's attachment and cache, used by cnitool
+		t "$sc: libcni AddNetworkList again" lib_add
+		$check_ok && t "$sc: bin/cnitool check on libcni's attachment" "$BIN/cnitool" check "$net" "$NS"
+		our_del() { "$BIN/cnitool" del "$net" "$NS" && [ ! -e "$CACHE" ]; }
+		t "$sc: bin/cnitool del of libcni's attachment (cache removed)" our_del
+		nothing_left "libcni ADD + cnitool DEL"
+
 		# DEL again is fine for both
 		t "$sc: repeated DEL succeeds (libcni, cnitool)" bash -c "'$DRIVER' del '$W/net.d' '$net' '$NS' && '$BIN/cnitool' del '$net' '$NS'"
 		exit 0
@@ -155,8 +239,12 @@ run_scenario() { # file
 	cleanup
 }
 
-for f in test/interop/scenarios/*.conflist; do
-	run_scenario "$f"
+for f in test/interop/scenarios/${ONLY:-*}.conflist; do
+	if [ -f "${f%.conflist}.versions" ]; then
+		for v in $(cat "${f%.conflist}.versions"); do run_scenario "$f" "$v"; done
+	else
+		run_scenario "$f" "$(jq -r .cniVersion "$f")"
+	fi
 done
 
 # prevResult on DEL comes from the other tool's cache
