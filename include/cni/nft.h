@@ -25,7 +25,7 @@
 #include "cni/masq.h"
 
 #define CNI_NFT_TABLE "cni_c"
-#define CNI_NFT_FAMILY 1 /* NFPROTO_INET */
+#define CNI_NFT_FAMILY 1 /* NFPROTO_INET: the default family (cni_nft_open) */
 
 /* Newer than the Debian 12 uapi header. */
 #ifndef NFT_MSG_DESTROYSETELEM
@@ -48,7 +48,13 @@ struct cni_nft {
 	unsigned portid;
 	uint32_t seq;
 	bool can_expire; /* kernel applies element timeout updates (>= 6.12) */
+	uint8_t family;  /* NFPROTO_INET (table inet cni_c) or NFPROTO_BRIDGE (table bridge cni_c) */
 };
+
+/* A socket whose batches and queries address table `cni_c` of another
+ * family (NFPROTO_BRIDGE for macspoofchk); cni_nft_open() is NFPROTO_INET. */
+struct cni_nft *cni_nft_open_family(uint8_t family, struct cni_error *err);
+const char *nft_family_name(const struct cni_nft *nft);
 
 /* ---- batches ---------------------------------------------------------- */
 
