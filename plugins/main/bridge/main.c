@@ -25,6 +25,7 @@
 #include <sys/random.h>
 
 #include "bridge.h"
+#include "cni/bridgefw.h"
 #include "cni/exec.h"
 #include "cni/json.h"
 #include "cni/masq.h"
@@ -250,10 +251,6 @@ static int cmd_add(struct cni_call *c)
 	struct br_conf cf;
 	if (br_conf_load(c, &cf, err) < 0)
 		return -1;
-	if (cf.macspoofchk)
-		return cni_errorf(err, CNI_ERR_UNSUPPORTED_FIELD,
-				  "\"macspoofchk\" is not supported by this bridge plugin yet");
-
 	_cleanup_close_ int nsfd = netns_open(c->netns, err);
 	if (nsfd < 0)
 		return -1;
@@ -274,6 +271,14 @@ static int cmd_add(struct cni_call *c)
 	if (br_conf_vlan_filtering(&cf))
 		return cni_errorf(err, CNI_ERR_KERNEL_FEATURE,
 				  "bridge VLAN programming (\"vlan\"/\"vlanTrunk\") is not implemented by this plugin yet");
+	/* internal: the bridge is marked before any port is added, so no
+	 * container on it ever has a way out. A per-bridge mark, kept. */
+	_cleanup_nft_ struct cni_nft *nft = NULL;
+	if (cf.internal) {
+		nft = cni_nft_open(err);
+		if (!nft || internal_br_add(nft, cf.bridge, br.ifindex, err) < 0)
+			return -1;
+	}
 	struct cni_error ignore = { 0 };
 	if (cf.promisc && !(br.flags & IFF_PROMISC) && cnl_link_set_promisc(hsk, br.ifindex, true, err) < 0)
 		return cni_error_wrap(err, "could not set promiscuous mode on \"%s\"", cf.bridge);
@@ -285,8 +290,8 @@ static int cmd_add(struct cni_call *c)
 
 	/* From here on every failure undoes what was done. */
 	int rc = -1;
-	bool ipam_added = false, masq_added = false;
-	_cleanup_nft_ struct cni_nft *nft = NULL;
+	bool ipam_added = false, masq_added = false, spoof_added = false;
+	_cleanup_nft_ struct cni_nft *brnft = NULL;
 	_cleanup_result_ struct cni_result *res = NULL;
 	struct cnl_link hl, cl;
 	if (cnl_link_query(hsk, host, 0, &hl, err) < 0)
@@ -298,6 +303,17 @@ static int cmd_add(struct cni_call *c)
 	(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", host);
 	if (cnl_bridge_port_set(hsk, hl.ifindex, cf.hairpin ? 1 : -1, cf.port_isolation ? 1 : -1, err) < 0)
 		goto fail;
+	if (cf.macspoofchk) {
+		/* only the container veth's MAC may enter the bridge here */
+		if (cnl_link_query(csk, c->ifname, 0, &cl, err) < 0)
+			goto fail;
+		brnft = spoofchk_open(err);
+		if (!brnft)
+			goto fail;
+		spoof_added = true;
+		if (spoofchk_add(brnft, c->net_name, c->container_id, c->ifname, host, cl.mac, err) < 0)
+			goto fail;
+	}
 
 	if (cf.ipam_type) {
 		if (cni_delegate(c, cf.ipam_type, CNI_CMD_ADD, &res, err) < 0)
@@ -376,8 +392,7 @@ static int cmd_add(struct cni_call *c)
 		size_t n = 0;
 		for (size_t i = 0; i < res->n_ips && n < ARRAY_SIZE(ips); i++)
 			ips[n++] = res->ips[i].address;
-		nft = cni_nft_open(err);
-		if (!nft)
+		if (!nft && !(nft = cni_nft_open(err)))
 			goto fail;
 		masq_added = true;
 		if (masq_add(nft, c->net_name, c->container_id, c->ifname, ips, n, err) < 0)
@@ -413,6 +428,8 @@ fail:;
 	struct cni_error saved = *err, e = { 0 };
 	if (masq_added && nft)
 		(void)masq_del(nft, c->net_name, c->container_id, c->ifname, &e);
+	if (spoof_added && brnft)
+		(void)spoofchk_del(brnft, c->net_name, c->container_id, c->ifname, &e);
 	(void)cnl_link_del_name(hsk, host, &e);
 	if (ipam_added)
 		(void)cni_delegate(c, cf.ipam_type, CNI_CMD_DEL, NULL, &e);
@@ -464,6 +481,14 @@ static int cmd_del(struct cni_call *c)
 			first = e;
 		if (nft)
 			KEEP(masq_del(nft, c->net_name, c->container_id, c->ifname, &e));
+	}
+	_cleanup_nft_ struct cni_nft *brnft = NULL;
+	if (cf.macspoofchk) {
+		brnft = spoofchk_open(&e);
+		if (!brnft && !first.code)
+			first = e;
+		if (brnft)
+			KEEP(spoofchk_del(brnft, c->net_name, c->container_id, c->ifname, &e));
 	}
 
 	bool netns_there = *c->netns && !c->netns_gone;
@@ -585,9 +610,9 @@ static int cmd_check(struct cni_call *c)
 		return check_failed(err, "interface %s is down", c->ifname);
 	/* host veth: the peer of the container veth, enslaved to the bridge */
 	bool host_ok = false;
+	struct cnl_link hl;
 	for (size_t i = 0; i < p->n_interfaces && !host_ok; i++) {
 		const struct cni_interface *it = &p->interfaces[i];
-		struct cnl_link hl;
 		struct cni_error e = { 0 };
 		if ((int)i == bi || !it->name || (it->sandbox && *it->sandbox))
 			continue;
@@ -643,6 +668,16 @@ static int cmd_check(struct cni_call *c)
 		if (!nft || masq_check(nft, c->net_name, c->container_id, c->ifname, ips, n, err) < 0)
 			return -1;
 	}
+	if (cf.internal) {
+		_cleanup_nft_ struct cni_nft *nft = cni_nft_open(err);
+		if (!nft || internal_br_check(nft, cf.bridge, br.ifindex, err) < 0)
+			return -1;
+	}
+	if (cf.macspoofchk) {
+		_cleanup_nft_ struct cni_nft *brnft = spoofchk_open(err);
+		if (!brnft || spoofchk_check(brnft, c->net_name, c->container_id, c->ifname, hl.name, cl.mac, err) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -657,9 +692,15 @@ static int cmd_status(struct cni_call *c)
 static int cmd_gc(struct cni_call *c)
 {
 	struct cni_error first = { 0 }, e = { 0 };
-	bool masq = false;
+	bool masq = false, spoof = false, internal = false;
+	const char *bridge = NULL;
 	(void)cj_bool(c->conf, "ipMasq", &masq, &e);
-	if (masq) {
+	(void)cj_bool(c->conf, "macspoofchk", &spoof, &e);
+	(void)cj_bool(c->conf, "internal", &internal, &e);
+	(void)cj_str(c->conf, "bridge", &bridge, &e);
+	if (!bridge || !*bridge)
+		bridge = "cni0";
+	if (masq || spoof) {
 		struct cni_attachment *valid = NULL;
 		size_t n = 0;
 		bool present = false;
@@ -667,11 +708,30 @@ static int cmd_gc(struct cni_call *c)
 		if (cni_gc_valid_attachments(c->conf, &valid, &n, &present, &e) < 0) {
 			first = e;
 		} else if (present) {
-			_cleanup_nft_ struct cni_nft *nft = cni_nft_open(&e);
-			if (!nft || masq_gc(nft, c->net_name, valid, n, &e) < 0)
+			_cleanup_nft_ struct cni_nft *nft = masq ? cni_nft_open(&e) : NULL;
+			if (masq && (!nft || masq_gc(nft, c->net_name, valid, n, &e) < 0) && !first.code)
+				first = e;
+			e = (struct cni_error){ 0 };
+			_cleanup_nft_ struct cni_nft *brnft = spoof ? spoofchk_open(&e) : NULL;
+			if (spoof && (!brnft || spoofchk_gc(brnft, c->net_name, valid, n, &e) < 0) && !first.code)
 				first = e;
 		}
 		cni_attachments_free(valid, n);
+	}
+	if (internal) {
+		/* the bridge's internal mark goes once the bridge is gone */
+		struct cnl_link br;
+		int ifindex = 0;
+		_cleanup_nl_ struct nl_sock *hsk = cnl_open(&e);
+		e = (struct cni_error){ 0 };
+		if (hsk && cnl_link_query(hsk, bridge, 0, &br, &e) == 0)
+			ifindex = br.ifindex;
+		if (hsk && (ifindex || e.code == CNI_ERR_NOT_FOUND)) {
+			e = (struct cni_error){ 0 };
+			_cleanup_nft_ struct cni_nft *nft = cni_nft_open(&e);
+			if ((!nft || internal_br_gc(nft, bridge, ifindex, &e) < 0) && !first.code)
+				first = e;
+		}
 	}
 	const char *t = cni_ipam_type(c->conf);
 	e = (struct cni_error){ 0 };
