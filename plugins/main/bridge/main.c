@@ -115,8 +115,8 @@ static int calc_gateways(const struct br_conf *cf, struct cni_result *res, struc
  * address is success (also when a concurrent ADD added it first). Another
  * IPv4 address, or an overlapping IPv6 one, is an error unless
  * forceAddress, which replaces it. */
-static int ensure_bridge_addr(struct nl_sock *hsk, const struct br_conf *cf, int br_index, const struct cni_cidr *gw,
-			      struct cni_error *err)
+static int ensure_bridge_addr(struct nl_sock *hsk, const struct br_conf *cf, const char *name, int br_index,
+			      const struct cni_cidr *gw, struct cni_error *err)
 {
 	_cleanup_free_ struct cnl_addr *a = NULL;
 	size_t n = 0;
@@ -135,12 +135,12 @@ static int ensure_bridge_addr(struct nl_sock *hsk, const struct br_conf *cf, int
 			continue;
 		if (!cf->force_address)
 			return cni_errorf(err, CNI_ERR_EXISTS, "\"%s\" already has an IP address different from %s",
-					  cf->bridge, want);
+					  name, want);
 		struct cni_error e = { 0 };
 		if (cnl_addr_del(hsk, br_index, &a[i].cidr, &e) < 0 && e.code != CNI_ERR_NOT_FOUND) {
 			*err = e;
 			return cni_error_wrap(err, "failed to remove IP address %s from \"%s\"",
-					      cni_cidr_fmt(&a[i].cidr, have), cf->bridge);
+					      cni_cidr_fmt(&a[i].cidr, have), name);
 		}
 	}
 	struct cni_error e = { 0 };
@@ -149,9 +149,83 @@ static int ensure_bridge_addr(struct nl_sock *hsk, const struct br_conf *cf, int
 	unsigned flags = gw->ip.family == AF_INET6 ? IFA_F_NODAD : 0;
 	if (cnl_addr_add_flags(hsk, br_index, gw, flags, &e) < 0 && e.code != CNI_ERR_EXISTS) {
 		*err = e;
-		return cni_error_wrap(err, "could not add IP address to \"%s\"", cf->bridge);
+		return cni_error_wrap(err, "could not add IP address to \"%s\"", name);
 	}
 	return 0;
+}
+
+/* VLAN programming of a bridge port, as the reference: without
+ * preserveDefaultVlan every VLAN the port has (normally the bridge's
+ * default PVID 1) goes first; trunk VIDs are added tagged, in ranges. Then
+ * `vlan` as PVID, egress untagged (after the trunk, so that a `vlan` that is
+ * also in the trunk stays the PVID; the reference adds it first and the
+ * trunk entry then takes its PVID away). */
+static int port_vlans(struct nl_sock *hsk, int ifindex, const struct br_conf *cf, bool trunk, struct cni_error *err)
+{
+	if (!cf->preserve_default_vlan && cnl_bridge_vlan(hsk, ifindex, false, 1, 4094, 0, err) < 0)
+		return -1;
+	for (int v = 1; trunk && v <= 4094; v++) {
+		if (!(cf->trunk[v / 64] & (1ull << (v % 64))))
+			continue;
+		int hi = v;
+		while (hi < 4094 && (cf->trunk[(hi + 1) / 64] & (1ull << ((hi + 1) % 64))))
+			hi++;
+		if (cnl_bridge_vlan(hsk, ifindex, true, (uint16_t)v, (uint16_t)hi, 0, err) < 0)
+			return -1;
+		v = hi;
+	}
+	if (cf->vlan && cnl_bridge_vlan(hsk, ifindex, true, (uint16_t)cf->vlan, (uint16_t)cf->vlan,
+					CNL_VLAN_PVID | CNL_VLAN_UNTAGGED, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* isGateway with `vlan`: the gateway address lives on "<bridge>.<vlan>",
+ * one end of a veth pair in the host namespace whose other end is a bridge
+ * port with `vlan` as PVID. Created by the first ADD that needs it (a
+ * concurrent creator's EEXIST is success), never deleted, as the reference. */
+static int ensure_vlan_gw(struct nl_sock *hsk, const struct br_conf *cf, int br_index, unsigned mtu,
+			  struct cnl_link *out, struct cni_error *err)
+{
+	char name[IF_NAMESIZE];
+	if (snprintf(name, sizeof(name), "%s.%d", cf->bridge, cf->vlan) >= (int)sizeof(name))
+		return cni_errorf(err, CNI_ERR_INVALID_CONFIG,
+				  "VLAN gateway interface name \"%s.%d\" is longer than %d bytes", cf->bridge, cf->vlan,
+				  IF_NAMESIZE - 1);
+	struct cni_error e = { 0 };
+	for (int attempt = 0; attempt < 10; attempt++) {
+		if (cnl_link_query(hsk, name, 0, out, &e) == 0)
+			return (out->flags & IFF_UP) ? 0 : cnl_link_set_up(hsk, out->ifindex, true, err);
+		if (e.code != CNI_ERR_NOT_FOUND) {
+			*err = e;
+			return -1;
+		}
+		uint8_t rnd[4];
+		char port[IF_NAMESIZE];
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+			return cni_errorf_errno(err, CNI_ERR_INTERNAL, errno, "getrandom");
+		snprintf(port, sizeof(port), "veth%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+		struct cnl_veth v = { .name = port, .peer_name = name, .peer_nsfd = -1, .mtu = mtu, .master = br_index,
+				      .up = true };
+		e = (struct cni_error){ 0 };
+		if (cnl_veth_create(hsk, &v, &e) < 0) {
+			if (e.code != CNI_ERR_EXISTS) {
+				*err = e;
+				return cni_error_wrap(err, "failed to create VLAN gateway interface \"%s\"", name);
+			}
+			continue; /* a concurrent ADD made it (or the port name was taken): look again */
+		}
+		struct cnl_link pl;
+		struct cni_error ignore = { 0 };
+		if (cnl_link_query(hsk, port, 0, &pl, err) < 0)
+			return -1;
+		(void)cnl_link_set_addrgenmode(hsk, pl.ifindex, IN6_ADDR_GEN_MODE_NONE, &ignore);
+		if (port_vlans(hsk, pl.ifindex, cf, false, err) < 0) {
+			(void)cnl_link_del(hsk, pl.ifindex, &ignore);
+			return -1;
+		}
+	}
+	return cni_errorf(err, CNI_ERR_EXISTS, "could not create VLAN gateway interface \"%s\"", name);
 }
 
 /* mtuFromDefaultRoute: the MTU of the interface of the lowest-metric IPv4
@@ -268,9 +342,6 @@ static int cmd_add(struct cni_call *c)
 	struct cnl_link br;
 	if (cnl_bridge_ensure(hsk, cf.bridge, mtu, br_conf_vlan_filtering(&cf), &br, err) < 0)
 		return -1;
-	if (br_conf_vlan_filtering(&cf))
-		return cni_errorf(err, CNI_ERR_KERNEL_FEATURE,
-				  "bridge VLAN programming (\"vlan\"/\"vlanTrunk\") is not implemented by this plugin yet");
 	/* internal: the bridge is marked before any port is added, so no
 	 * container on it ever has a way out. A per-bridge mark, kept. */
 	_cleanup_nft_ struct cni_nft *nft = NULL;
@@ -302,6 +373,8 @@ static int cmd_add(struct cni_call *c)
 	(void)cnl_link_set_addrgenmode(hsk, hl.ifindex, IN6_ADDR_GEN_MODE_NONE, &ignore);
 	(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", host);
 	if (cnl_bridge_port_set(hsk, hl.ifindex, cf.hairpin ? 1 : -1, cf.port_isolation ? 1 : -1, err) < 0)
+		goto fail;
+	if (br_conf_vlan_filtering(&cf) && port_vlans(hsk, hl.ifindex, &cf, true, err) < 0)
 		goto fail;
 	if (cf.macspoofchk) {
 		/* only the container veth's MAC may enter the bridge here */
@@ -363,8 +436,20 @@ static int cmd_add(struct cni_call *c)
 
 	if (cf.is_gw) {
 		bool v4 = false, v6 = false;
+		/* the gateway: the bridge, or "<bridge>.<vlan>" (result interface 3) */
+		struct cnl_link gwl = br;
+		if (cf.vlan && gws.n) {
+			if (ensure_vlan_gw(hsk, &cf, br.ifindex, mtu, &gwl, err) < 0)
+				goto fail;
+			char b[18];
+			if (cni_result_add_interface(res, gwl.name, gwl.has_mac ? cnl_mac_fmt(gwl.mac, b) : NULL, NULL) < 0 ||
+			    fill_iface(res, (int)res->n_interfaces - 1, &gwl) < 0) {
+				OOM(err);
+				goto fail;
+			}
+		}
 		for (size_t i = 0; i < gws.n; i++) {
-			if (ensure_bridge_addr(hsk, &cf, br.ifindex, &gws.v[i], err) < 0)
+			if (ensure_bridge_addr(hsk, &cf, gwl.name, gwl.ifindex, &gws.v[i], err) < 0)
 				goto fail;
 			v4 |= gws.v[i].ip.family == AF_INET;
 			v6 |= gws.v[i].ip.family == AF_INET6;
