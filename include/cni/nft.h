@@ -190,6 +190,12 @@ int nft_record_read(const char *path, struct nft_owned **el, size_t *n, json_t *
 int nft_queue_release(struct cni_nft *nft, struct nft_batch *b, const struct nft_owned *el, size_t n,
 		      const char *tag, struct cni_error *err);
 
+/* DEL of what an attachment owns under <kind>/<net>: read its record,
+ * release (nft_queue_release) the elements still tagged with it in one
+ * commit, remove the record. No record: 0 (idempotent, needs no netns). */
+int nft_record_release(struct cni_nft *nft, const char *kind, const char *net, const char *cid, const char *ifname,
+		       struct cni_error *err);
+
 /* Remove every element of sets[] whose tag's attachment is not valid, plus
  * stale records under <kind>/<net>. Used by GC. */
 int nft_gc_sets(struct cni_nft *nft, const char *const *sets, size_t nsets, const char *kind, const char *net,
