@@ -425,7 +425,9 @@ fake_ipam() {
 	IPAM="{\"type\":\"host-local\",\"subnet\":\"$NET4.0/24\",\"dataDir\":\"$DATA\",\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}"
 	run cni bridge ADD "$A" eth0 "$(conf 1.0.0 '"internal":true,"ipMasq":true')"
 	[ "$status" -eq 1 ]
-	C=$(conf 1.0.0 '"internal":true,"isGateway":true' "$IPAM")
+	C=$(conf 1.1.0 '"internal":true,"isGateway":true' "$IPAM")
+	# the bridge's internal mark goes with a GC once the bridge is gone
+	on_cleanup "ip link del $BR; printf '%s' '$(printf '%s' "$C" | jq -c '. + {"cni.dev/valid-attachments":[]}')' | CNI_COMMAND=GC CNI_PATH=$CNI_PATH $BIN/bridge"
 	run cni bridge ADD "$A" eth0 "$C"
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	[ "$(json_get "$output" '.routes')" = null ]
