@@ -115,6 +115,12 @@ int cnl_bridge_ensure(struct nl_sock *sk, const char *name, unsigned mtu, bool v
 		      struct cnl_link *out, struct cni_error *err);
 /* Bridge port flags of a port; -1 leaves a flag unchanged. */
 int cnl_bridge_port_set(struct nl_sock *sk, int ifindex, int hairpin, int isolated, struct cni_error *err);
+/* VLANs lo..hi of a bridge port (vlan_filtering bridges): add with flags
+ * (CNL_VLAN_PVID only with lo == hi), or delete (a range delete skips VIDs
+ * the port does not have). */
+enum { CNL_VLAN_PVID = 1, CNL_VLAN_UNTAGGED = 2 };
+int cnl_bridge_vlan(struct nl_sock *sk, int ifindex, bool add, uint16_t lo, uint16_t hi, unsigned flags,
+		    struct cni_error *err);
 
 /* ---- addresses -------------------------------------------------------- */
 

@@ -25,7 +25,7 @@
 #include "cni/masq.h"
 
 #define CNI_NFT_TABLE "cni_c"
-#define CNI_NFT_FAMILY 1 /* NFPROTO_INET */
+#define CNI_NFT_FAMILY 1 /* NFPROTO_INET: the default family (cni_nft_open) */
 
 /* Newer than the Debian 12 uapi header. */
 #ifndef NFT_MSG_DESTROYSETELEM
@@ -48,7 +48,13 @@ struct cni_nft {
 	unsigned portid;
 	uint32_t seq;
 	bool can_expire; /* kernel applies element timeout updates (>= 6.12) */
+	uint8_t family;  /* NFPROTO_INET (table inet cni_c) or NFPROTO_BRIDGE (table bridge cni_c) */
 };
+
+/* A socket whose batches and queries address table `cni_c` of another
+ * family (NFPROTO_BRIDGE for macspoofchk); cni_nft_open() is NFPROTO_INET. */
+struct cni_nft *cni_nft_open_family(uint8_t family, struct cni_error *err);
+const char *nft_family_name(const struct cni_nft *nft);
 
 /* ---- batches ---------------------------------------------------------- */
 
@@ -183,6 +189,12 @@ int nft_record_read(const char *path, struct nft_owned **el, size_t *n, json_t *
  * other owners are left alone. Returns how many were queued, or -1. */
 int nft_queue_release(struct cni_nft *nft, struct nft_batch *b, const struct nft_owned *el, size_t n,
 		      const char *tag, struct cni_error *err);
+
+/* DEL of what an attachment owns under <kind>/<net>: read its record,
+ * release (nft_queue_release) the elements still tagged with it in one
+ * commit, remove the record. No record: 0 (idempotent, needs no netns). */
+int nft_record_release(struct cni_nft *nft, const char *kind, const char *net, const char *cid, const char *ifname,
+		       struct cni_error *err);
 
 /* Remove every element of sets[] whose tag's attachment is not valid, plus
  * stale records under <kind>/<net>. Used by GC. */

@@ -252,23 +252,8 @@ int masq_del(struct cni_nft *nft, const char *net, const char *cid, const char *
 {
 	if (validate(net, cid, ifname, err) < 0)
 		return -1;
-	char tag[NFT_TAG_MAX], path[4400];
-	nft_tag(tag, net, cid, ifname);
-	if (nft_record_path(path, sizeof(path), KIND, net, cid, ifname) < 0)
-		return cni_errorf(err, CNI_ERR_INTERNAL, "masquerade: record path too long");
-	_cleanup_free_ struct nft_owned *el = NULL;
-	size_t n = 0;
-	bool present;
-	if (nft_record_read(path, &el, &n, NULL, NULL, NULL, &present, err) < 0)
-		return -1;
-	if (!present)
-		return 0;
-	_cleanup_batch_ struct nft_batch b;
-	nftb_init(&b, nft);
-	if (nft_queue_release(nft, &b, el, n, tag, err) < 0 || nftb_commit(&b, NULL, err) < 0)
+	if (nft_record_release(nft, KIND, net, cid, ifname, err) < 0)
 		return cni_error_wrap(err, "removing masquerade for network %s", net);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return cni_errorf_errno(err, CNI_ERR_IO, errno, "cannot remove %s", path);
 	return 0;
 }
 

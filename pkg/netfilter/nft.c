@@ -101,7 +101,17 @@ static bool kernel_can_expire(void)
 	return maj > 6 || (maj == 6 && min >= 12);
 }
 
+const char *nft_family_name(const struct cni_nft *nft)
+{
+	return nft->family == NFPROTO_BRIDGE ? "bridge" : nft->family == NFPROTO_INET ? "inet" : "?";
+}
+
 struct cni_nft *cni_nft_open(struct cni_error *err)
+{
+	return cni_nft_open_family(NFPROTO_INET, err);
+}
+
+struct cni_nft *cni_nft_open_family(uint8_t family, struct cni_error *err)
 {
 	struct cni_nft *n = calloc(1, sizeof(*n));
 	if (!n) {
@@ -125,6 +135,7 @@ struct cni_nft *cni_nft_open(struct cni_error *err)
 	n->portid = mnl_socket_get_portid(n->nl);
 	n->seq = (uint32_t)time(NULL) << 8;
 	n->can_expire = kernel_can_expire();
+	n->family = family;
 	return n;
 }
 
@@ -216,7 +227,7 @@ struct nlmsghdr *nftb_msg(struct nft_batch *b, uint16_t type, uint16_t flags, co
 	uint32_t seq = b->seq0 + 1 + b->n;
 	b->n++;
 	b->nft->seq = seq;
-	return nftnl_nlmsg_build_hdr(b->buf + b->len, type, CNI_NFT_FAMILY, flags | NLM_F_ACK, seq);
+	return nftnl_nlmsg_build_hdr(b->buf + b->len, type, b->nft->family, flags | NLM_F_ACK, seq);
 }
 
 void nftb_table(struct nft_batch *b)
@@ -227,7 +238,7 @@ void nftb_table(struct nft_batch *b)
 		return;
 	}
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, CNI_NFT_TABLE);
-	struct nlmsghdr *h = nftb_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add table inet %s", CNI_NFT_TABLE);
+	struct nlmsghdr *h = nftb_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add table %s %s", nft_family_name(b->nft), CNI_NFT_TABLE);
 	if (h)
 		nftnl_table_nlmsg_build_payload(h, t);
 	nftnl_table_free(t);
@@ -248,7 +259,7 @@ void nftb_chain(struct nft_batch *b, const char *name, int hook, int prio, const
 		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	}
-	struct nlmsghdr *h = nftb_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "add chain inet %s %s", CNI_NFT_TABLE, name);
+	struct nlmsghdr *h = nftb_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "add chain %s %s %s", nft_family_name(b->nft), CNI_NFT_TABLE, name);
 	if (h)
 		nftnl_chain_nlmsg_build_payload(h, c);
 	nftnl_chain_free(c);
@@ -256,7 +267,7 @@ void nftb_chain(struct nft_batch *b, const char *name, int hook, int prio, const
 
 void nftb_set(struct nft_batch *b, struct nftnl_set *s, uint16_t flags)
 {
-	struct nlmsghdr *h = nftb_msg(b, NFT_MSG_NEWSET, NLM_F_CREATE | flags, "add set inet %s %s", CNI_NFT_TABLE,
+	struct nlmsghdr *h = nftb_msg(b, NFT_MSG_NEWSET, NLM_F_CREATE | flags, "add set %s %s %s", nft_family_name(b->nft), CNI_NFT_TABLE,
 				      nftnl_set_get_str(s, NFTNL_SET_NAME));
 	if (h)
 		nftnl_set_nlmsg_build_payload(h, s);
@@ -266,15 +277,15 @@ void nftb_elems(struct nft_batch *b, uint16_t type, struct nftnl_set *s, uint16_
 {
 	const char *verb = type == NFT_MSG_NEWSETELEM ? "add" : "delete";
 	struct nlmsghdr *h = nftb_msg(b, type, (type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0) | flags,
-				      "%s element inet %s %s", verb, CNI_NFT_TABLE, nftnl_set_get_str(s, NFTNL_SET_NAME));
+				      "%s element %s %s %s", verb, nft_family_name(b->nft), CNI_NFT_TABLE, nftnl_set_get_str(s, NFTNL_SET_NAME));
 	if (h)
 		nftnl_set_elems_nlmsg_build_payload(h, s);
 }
 
 void nftb_rule(struct nft_batch *b, struct nftnl_rule *r)
 {
-	struct nlmsghdr *h = nftb_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, "add rule inet %s %s",
-				      CNI_NFT_TABLE, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
+	struct nlmsghdr *h = nftb_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, "add rule %s %s %s",
+				      nft_family_name(b->nft), CNI_NFT_TABLE, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
 	if (h)
 		nftnl_rule_nlmsg_build_payload(h, r);
 }
@@ -613,7 +624,7 @@ int nft_set_exists(struct cni_nft *nft, const char *set, struct cni_error *err)
 		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, CNI_NFT_TABLE);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
-	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, CNI_NFT_FAMILY, NLM_F_ACK, ++nft->seq);
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, nft->family, NLM_F_ACK, ++nft->seq);
 	nftnl_set_nlmsg_build_payload(h, s);
 	nftnl_set_free(s);
 	int r = request(nft, h, NULL, NULL);
@@ -710,7 +721,7 @@ int nft_elem_get(struct cni_nft *nft, const char *set, const void *key, size_t k
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, CNI_NFT_TABLE);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
 	nft_elem_add(s, key, keylen, NULL, NULL, 0, NULL, 0, 0);
-	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, CNI_NFT_FAMILY, NLM_F_ACK, ++nft->seq);
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, nft->family, NLM_F_ACK, ++nft->seq);
 	nftnl_set_elems_nlmsg_build_payload(h, s);
 	nftnl_set_free(s);
 	struct nft_elem_info tmp;
@@ -732,7 +743,7 @@ int nft_elem_dump(struct cni_nft *nft, const char *set, int (*cb)(void *arg, con
 		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, CNI_NFT_TABLE);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
-	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, CNI_NFT_FAMILY, NLM_F_DUMP, ++nft->seq);
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, nft->family, NLM_F_DUMP, ++nft->seq);
 	nftnl_set_elems_nlmsg_build_payload(h, s);
 	nftnl_set_free(s);
 	struct elems_cb c = { .cb = cb, .arg = arg };
@@ -776,8 +787,8 @@ static int rule_msg(const struct nlmsghdr *h, void *arg)
 					nftnl_rule_set_str(d, NFTNL_RULE_TABLE, CNI_NFT_TABLE);
 					nftnl_rule_set_str(d, NFTNL_RULE_CHAIN, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
 					nftnl_rule_set_u64(d, NFTNL_RULE_HANDLE, nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE));
-					struct nlmsghdr *m = nftb_msg(c->b, NFT_MSG_DELRULE, 0, "delete rule inet %s %s \"%s\"",
-								      CNI_NFT_TABLE, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN),
+					struct nlmsghdr *m = nftb_msg(c->b, NFT_MSG_DELRULE, 0, "delete rule %s %s %s \"%s\"",
+								      nft_family_name(c->b->nft), CNI_NFT_TABLE, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN),
 								      c->comment);
 					if (m)
 						nftnl_rule_nlmsg_build_payload(m, d);
@@ -801,7 +812,7 @@ int nftb_del_rules_by_comment(struct nft_batch *b, const char *chain, const char
 		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, CNI_NFT_TABLE);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, CNI_NFT_FAMILY, NLM_F_DUMP, ++b->nft->seq);
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, b->nft->family, NLM_F_DUMP, ++b->nft->seq);
 	nftnl_rule_nlmsg_build_payload(h, r);
 	nftnl_rule_free(r);
 	struct rules_cb c = { .b = b, .comment = comment };
@@ -824,7 +835,7 @@ void nftb_del_set(struct nft_batch *b, const char *name)
 	}
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, CNI_NFT_TABLE);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-	struct nlmsghdr *h = nftb_msg(b, NFT_MSG_DESTROYSET, 0, "delete set inet %s %s", CNI_NFT_TABLE, name);
+	struct nlmsghdr *h = nftb_msg(b, NFT_MSG_DESTROYSET, 0, "delete set %s %s %s", nft_family_name(b->nft), CNI_NFT_TABLE, name);
 	if (h)
 		nftnl_set_nlmsg_build_payload(h, s);
 	nftnl_set_free(s);

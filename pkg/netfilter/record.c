@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cni/json.h"
 #include "cni/nft.h"
@@ -217,6 +218,29 @@ int nft_queue_release(struct cni_nft *nft, struct nft_batch *b, const struct nft
 		queued++;
 	}
 	return queued;
+}
+
+int nft_record_release(struct cni_nft *nft, const char *kind, const char *net, const char *cid, const char *ifname,
+		       struct cni_error *err)
+{
+	char tag[NFT_TAG_MAX], path[4400];
+	nft_tag(tag, net, cid, ifname);
+	if (nft_record_path(path, sizeof(path), kind, net, cid, ifname) < 0)
+		return cni_errorf(err, CNI_ERR_INTERNAL, "%s: record path too long", kind);
+	_cleanup_free_ struct nft_owned *el = NULL;
+	size_t n = 0;
+	bool present;
+	if (nft_record_read(path, &el, &n, NULL, NULL, NULL, &present, err) < 0)
+		return -1;
+	if (!present)
+		return 0;
+	_cleanup_batch_ struct nft_batch b;
+	nftb_init(&b, nft);
+	if (nft_queue_release(nft, &b, el, n, tag, err) < 0 || nftb_commit(&b, NULL, err) < 0)
+		return -1;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return cni_errorf_errno(err, CNI_ERR_IO, errno, "cannot remove %s", path);
+	return 0;
 }
 
 /* ---- GC --------------------------------------------------------------- */

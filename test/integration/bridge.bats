@@ -425,7 +425,9 @@ fake_ipam() {
 	IPAM="{\"type\":\"host-local\",\"subnet\":\"$NET4.0/24\",\"dataDir\":\"$DATA\",\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}"
 	run cni bridge ADD "$A" eth0 "$(conf 1.0.0 '"internal":true,"ipMasq":true')"
 	[ "$status" -eq 1 ]
-	C=$(conf 1.0.0 '"internal":true,"isGateway":true' "$IPAM")
+	C=$(conf 1.1.0 '"internal":true,"isGateway":true' "$IPAM")
+	# the bridge's internal mark goes with a GC once the bridge is gone
+	on_cleanup "ip link del $BR; printf '%s' '$(printf '%s' "$C" | jq -c '. + {"cni.dev/valid-attachments":[]}')' | CNI_COMMAND=GC CNI_PATH=$CNI_PATH $BIN/bridge"
 	run cni bridge ADD "$A" eth0 "$C"
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	[ "$(json_get "$output" '.routes')" = null ]
@@ -496,5 +498,143 @@ masq_elems() {
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	sleep 0.05
 	[ -z "$(masq_elems)" ]
+	[ "$(leases)" = 0 ]
+}
+
+# elements of table inet cni_c set internal_br (bridge names)
+internal_marks() {
+	nft -j list set inet cni_c internal_br 2>/dev/null |
+		jq -r '.nftables[] | select(.set) | .set.elem // [] | .[] | if type == "object" then .elem.val else . end'
+}
+
+@test "bridge: internal network cannot reach or be reached from the outside; a normal network on the same host can; containers still reach each other" {
+	export CNI_C_STATE_DIR="$TMP/state"
+	A=$(mkns a); B=$(mkns b); N=$(mkns n); O=$(mkns out)
+	BR2=cn$TID
+	NETN=10.$((150 + 0x${TID:4:2} % 50)).$((0x${TID:2:2}))
+	OUT=172.$((16 + 0x${TID:0:2} % 16)).$((0x${TID:4:2}))
+	IPAM="{\"type\":\"host-local\",\"subnet\":\"$NET4.0/24\",\"dataDir\":\"$DATA\",\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}"
+	C=$(conf 1.1.0 '"internal":true,"isGateway":true' "$IPAM")
+	CN=$(printf '{"cniVersion":"1.1.0","name":"nn%s","type":"bridge","bridge":"%s","isDefaultGateway":true,"ipam":{"type":"host-local","subnet":"%s.0/24","dataDir":"%s"}}' \
+		"$TID" "$BR2" "$NETN" "$DATA")
+	# the internal mark goes with a GC once the bridge is gone
+	GCC=$(printf '%s' "$C" | jq -c '. + {"cni.dev/valid-attachments":[]}')
+	on_cleanup "ip link del $BR; printf '%s' '$GCC' | CNI_COMMAND=GC CNI_PATH=$CNI_PATH $BIN/bridge"
+	on_cleanup "ip link del $BR2"
+	# "outside": a netns routed via the host (forwarding on), default route back
+	ip link add o$TID type veth peer name eth0 netns nout-$TID
+	on_cleanup "ip link del o$TID"
+	ip addr add $OUT.1/24 dev o$TID; ip link set o$TID up
+	ip -n nout-$TID addr add $OUT.2/24 dev eth0; ip -n nout-$TID link set eth0 up
+	ip -n nout-$TID route add default via $OUT.1
+
+	run cni bridge ADD "$A" eth0 "$C" ca-$TID
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	P=$(printf '%s' "$output" | jq -c .)
+	run cni bridge ADD "$B" eth0 "$C" cb-$TID
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	run cni bridge ADD "$N" eth0 "$CN" cn-$TID
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	internal_marks | grep -qx "$BR"
+	! internal_marks | grep -qx "$BR2"
+	# CHECK sees the mark
+	run cni bridge CHECK "$A" eth0 "$(printf '%s' "$C" | jq -c ". + {prevResult: $P}")" ca-$TID
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+
+	# inside the internal network: each other and the gateway
+	ip netns exec na-$TID ping -c1 -W2 "$NET4.1"
+	ip netns exec na-$TID ping -c1 -W2 "$NET4.3"
+	ip netns exec nb-$TID ping -c1 -W2 "$NET4.2"
+	# the normal network reaches the outside, both ways
+	ip netns exec nn-$TID ping -c1 -W2 "$OUT.2"
+	ip netns exec nout-$TID ping -c1 -W2 "$NETN.2"
+	# the internal one does not, even with a route added by hand, both ways
+	ip -n na-$TID route add $OUT.0/24 via $NET4.1
+	! ip netns exec na-$TID ping -c1 -W1 "$OUT.2"
+	! ip netns exec nout-$TID ping -c1 -W1 "$NET4.2"
+	# nor to the other bridge's containers, both ways
+	ip -n na-$TID route add $NETN.0/24 via $NET4.1
+	! ip netns exec na-$TID ping -c1 -W1 "$NETN.2"
+	! ip netns exec nn-$TID ping -c1 -W1 "$NET4.2"
+
+	# DEL keeps the mark while the bridge exists (other containers use it)
+	run cni bridge DEL "$A" eth0 "$C" ca-$TID
+	[ "$status" -eq 0 ]
+	internal_marks | grep -qx "$BR"
+	run cni bridge DEL "$B" eth0 "$C" cb-$TID
+	[ "$status" -eq 0 ]
+	run cni bridge DEL "$N" eth0 "$CN" cn-$TID
+	[ "$status" -eq 0 ]
+	printf '%s' "$GCC" | CNI_COMMAND=GC CNI_PATH=$CNI_PATH $BIN/bridge
+	internal_marks | grep -qx "$BR"
+	# ...and a GC after the bridge is gone removes it
+	ip link del "$BR"
+	printf '%s' "$GCC" | CNI_COMMAND=GC CNI_PATH=$CNI_PATH $BIN/bridge
+	! internal_marks | grep -qx "$BR"
+	# a re-created internal bridge of that name is marked again (stale mark replaced)
+	run cni bridge ADD "$A" eth0 "$C" ca-$TID
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	internal_marks | grep -qx "$BR"
+	run cni bridge DEL "$A" eth0 "$C" ca-$TID
+	[ "$(leases)" = 0 ]
+}
+
+# elements of table bridge cni_c set spoofchk_allowed / spoofchk_ifaces naming $1
+spoof_elems() {
+	{ nft list set bridge cni_c spoofchk_allowed; nft list set bridge cni_c spoofchk_ifaces; } 2>/dev/null |
+		grep -o "\"$1\"[^,}]*" || true
+}
+
+@test "bridge: macspoofchk drops frames with a forged source MAC; nothing left after DEL (also with the netns gone) or GC" {
+	export CNI_C_STATE_DIR="$TMP/state"
+	A=$(mkns a); B=$(mkns b)
+	C=$(conf 1.1.0 '"isGateway":true,"macspoofchk":true')
+	on_cleanup "printf '%s' '$(printf '%s' "$C" | jq -c '. + {"cni.dev/valid-attachments":[]}')' | CNI_COMMAND=GC CNI_PATH=$CNI_PATH CNI_C_STATE_DIR=$CNI_C_STATE_DIR $BIN/bridge"
+	run cni bridge ADD "$A" eth0 "$C" ca-$TID
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	P=$(printf '%s' "$output" | jq -c .)
+	hv=$(json_get "$output" '.interfaces[1].name')
+	mac=$(json_get "$output" '.interfaces[2].mac')
+	[ "$(spoof_elems "$hv" | wc -l)" = 2 ]
+	spoof_elems "$hv" | grep -q "$mac"
+	run cni bridge CHECK "$A" eth0 "$(printf '%s' "$C" | jq -c ". + {prevResult: $P}")" ca-$TID
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	ip netns exec na-$TID ping -c1 -W2 "$NET4.1"
+	# forged source MAC: dropped at the bridge
+	ip -n na-$TID link set eth0 address 02:42:de:ad:be:ef
+	ip -n na-$TID neigh flush dev eth0
+	! ip netns exec na-$TID ping -c1 -W1 "$NET4.1"
+	# and CHECK reports the changed MAC
+	run cni bridge CHECK "$A" eth0 "$(printf '%s' "$C" | jq -c ". + {prevResult: $P}")" ca-$TID
+	[ "$status" -ne 0 ]
+	ip -n na-$TID link set eth0 address "$mac"
+	ip netns exec na-$TID ping -c1 -W2 "$NET4.1"
+	# a second container; its DEL comes after its netns is gone
+	run cni bridge ADD "$B" eth0 "$C" cb-$TID
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	hvb=$(json_get "$output" '.interfaces[1].name')
+	[ "$(spoof_elems "$hvb" | wc -l)" = 2 ]
+	ip netns exec nb-$TID ping -c1 -W2 "$NET4.2"
+	run cni bridge DEL "$A" eth0 "$C" ca-$TID
+	[ "$status" -eq 0 ]
+	sleep 0.05   # released elements expire (timeout 1 ms), see pkg/netfilter
+	[ -z "$(spoof_elems "$hv")" ]
+	[ "$(spoof_elems "$hvb" | wc -l)" = 2 ]
+	ip netns del nb-$TID
+	run cni bridge DEL "$B" eth0 "$C" cb-$TID
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	sleep 0.05
+	[ -z "$(spoof_elems "$hvb")" ]
+	[ -z "$(ls "$CNI_C_STATE_DIR/spoofchk/net$TID" 2>/dev/null)" ]
+	# GC removes an attachment that is not valid any more
+	B=$(mkns b2)
+	run cni bridge ADD "$B" eth0 "$C" cc-$TID
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	hvc=$(json_get "$output" '.interfaces[1].name')
+	[ "$(spoof_elems "$hvc" | wc -l)" = 2 ]
+	printf '%s' "$C" | jq -c '. + {"cni.dev/valid-attachments":[]}' | CNI_COMMAND=GC CNI_PATH=$CNI_PATH $BIN/bridge
+	sleep 0.05
+	[ -z "$(spoof_elems "$hvc")" ]
+	cni bridge DEL "$B" eth0 "$C" cc-$TID
 	[ "$(leases)" = 0 ]
 }

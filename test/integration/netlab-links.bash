@@ -3,15 +3,16 @@
 # when ours is not built), keep the guest's TAP output, and let every
 # @test assert its own scenario line.
 
-# netlab_run_file NAME: run test/netlab/NAME/test.sh in the guest; output
-# in $BATS_FILE_TMPDIR/netlab.out, exit status in .../netlab.rc
+# netlab_run_file NAME [BINS]: run test/netlab/NAME/test.sh in the guest
+# (with host programs BINS besides jq and ping); output in
+# $BATS_FILE_TMPDIR/netlab.out, exit status in .../netlab.rc
 netlab_run_file() {
-	local name=$1 x=$BATS_FILE_TMPDIR/extra o=$BATS_FILE_TMPDIR/overlay
+	local name=$1 bins=${2:-} x=$BATS_FILE_TMPDIR/extra o=$BATS_FILE_TMPDIR/overlay
 	mkdir -p "$x" "$o/opt/cni/bin"
 	cp "$REPO/test/netlab/lib.sh" "$REPO/test/netlab/$name/test.sh" "$x/"
 	cp "$BIN"/* "$o/opt/cni/bin/" 2>/dev/null
 	[ -x "$o/opt/cni/bin/host-local" ] || cp /usr/lib/cni/host-local "$o/opt/cni/bin/"
-	"$REPO/test/netlab/run.sh" -q -b 'jq ping' -o "$o" "$x" ./test.sh > "$BATS_FILE_TMPDIR/netlab.out" 2>&1
+	"$REPO/test/netlab/run.sh" -q -b "jq ping $bins" -o "$o" "$x" ./test.sh > "$BATS_FILE_TMPDIR/netlab.out" 2>&1
 	echo $? > "$BATS_FILE_TMPDIR/netlab.rc"
 }
 

@@ -24,7 +24,6 @@ struct br_conf {
 	bool mtu_from_default_route;   /* mtu unset: take the default-route interface's MTU */
 	bool internal;                 /* Docker --internal: no masquerade, no default route */
 	const char *ipam_type;         /* NULL = L2 mode */
-	bool dns_override;
 	uint8_t mac[6];                /* container MAC */
 	bool has_mac;
 };

@@ -136,7 +136,6 @@ int br_conf_load(const struct cni_call *c, struct br_conf *cf, struct cni_error 
 	if (cf->internal && cf->is_default_gw)
 		return cni_errorf(err, CNI_ERR_INVALID_CONFIG,
 				  "invalid config: \"internal\" networks have no default route, \"isDefaultGateway\" cannot be set");
-	cf->dns_override = cni_dns_json_present(cj_get(j, "dns"));
 	return pick_mac(c, cf, err);
 }
 

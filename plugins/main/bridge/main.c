@@ -25,12 +25,14 @@
 #include <sys/random.h>
 
 #include "bridge.h"
+#include "cni/bridgefw.h"
 #include "cni/exec.h"
 #include "cni/json.h"
 #include "cni/masq.h"
 #include "cni/netlink.h"
 #include "cni/netns.h"
 #include "cni/plugin.h"
+#include "cni/vethplugin.h"
 
 #ifndef IN6_ADDR_GEN_MODE_NONE
 #define IN6_ADDR_GEN_MODE_NONE 1
@@ -43,16 +45,6 @@
 #define OOM(err) cni_errorf((err), CNI_ERR_INTERNAL, "out of memory")
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static int fill_iface(struct cni_result *r, int idx, const struct cnl_link *l)
-{
-	char b[18];
-	struct cni_interface *it = &r->interfaces[idx];
-	free(it->mac);
-	it->mac = l->has_mac ? strdup(cnl_mac_fmt(l->mac, b)) : NULL;
-	it->mtu = (int)l->mtu;
-	return l->has_mac && !it->mac ? -1 : 0;
-}
 
 /* Gateway of a subnet when IPAM gave none: network address + 1. */
 static struct cni_ip gateway_of(const struct cni_cidr *a)
@@ -114,8 +106,8 @@ static int calc_gateways(const struct br_conf *cf, struct cni_result *res, struc
  * address is success (also when a concurrent ADD added it first). Another
  * IPv4 address, or an overlapping IPv6 one, is an error unless
  * forceAddress, which replaces it. */
-static int ensure_bridge_addr(struct nl_sock *hsk, const struct br_conf *cf, int br_index, const struct cni_cidr *gw,
-			      struct cni_error *err)
+static int ensure_bridge_addr(struct nl_sock *hsk, const struct br_conf *cf, const char *name, int br_index,
+			      const struct cni_cidr *gw, struct cni_error *err)
 {
 	_cleanup_free_ struct cnl_addr *a = NULL;
 	size_t n = 0;
@@ -134,12 +126,12 @@ static int ensure_bridge_addr(struct nl_sock *hsk, const struct br_conf *cf, int
 			continue;
 		if (!cf->force_address)
 			return cni_errorf(err, CNI_ERR_EXISTS, "\"%s\" already has an IP address different from %s",
-					  cf->bridge, want);
+					  name, want);
 		struct cni_error e = { 0 };
 		if (cnl_addr_del(hsk, br_index, &a[i].cidr, &e) < 0 && e.code != CNI_ERR_NOT_FOUND) {
 			*err = e;
 			return cni_error_wrap(err, "failed to remove IP address %s from \"%s\"",
-					      cni_cidr_fmt(&a[i].cidr, have), cf->bridge);
+					      cni_cidr_fmt(&a[i].cidr, have), name);
 		}
 	}
 	struct cni_error e = { 0 };
@@ -148,9 +140,83 @@ static int ensure_bridge_addr(struct nl_sock *hsk, const struct br_conf *cf, int
 	unsigned flags = gw->ip.family == AF_INET6 ? IFA_F_NODAD : 0;
 	if (cnl_addr_add_flags(hsk, br_index, gw, flags, &e) < 0 && e.code != CNI_ERR_EXISTS) {
 		*err = e;
-		return cni_error_wrap(err, "could not add IP address to \"%s\"", cf->bridge);
+		return cni_error_wrap(err, "could not add IP address to \"%s\"", name);
 	}
 	return 0;
+}
+
+/* VLAN programming of a bridge port, as the reference: without
+ * preserveDefaultVlan every VLAN the port has (normally the bridge's
+ * default PVID 1) goes first; trunk VIDs are added tagged, in ranges. Then
+ * `vlan` as PVID, egress untagged (after the trunk, so that a `vlan` that is
+ * also in the trunk stays the PVID; the reference adds it first and the
+ * trunk entry then takes its PVID away). */
+static int port_vlans(struct nl_sock *hsk, int ifindex, const struct br_conf *cf, bool trunk, struct cni_error *err)
+{
+	if (!cf->preserve_default_vlan && cnl_bridge_vlan(hsk, ifindex, false, 1, 4094, 0, err) < 0)
+		return -1;
+	for (int v = 1; trunk && v <= 4094; v++) {
+		if (!(cf->trunk[v / 64] & (1ull << (v % 64))))
+			continue;
+		int hi = v;
+		while (hi < 4094 && (cf->trunk[(hi + 1) / 64] & (1ull << ((hi + 1) % 64))))
+			hi++;
+		if (cnl_bridge_vlan(hsk, ifindex, true, (uint16_t)v, (uint16_t)hi, 0, err) < 0)
+			return -1;
+		v = hi;
+	}
+	if (cf->vlan && cnl_bridge_vlan(hsk, ifindex, true, (uint16_t)cf->vlan, (uint16_t)cf->vlan,
+					CNL_VLAN_PVID | CNL_VLAN_UNTAGGED, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* isGateway with `vlan`: the gateway address lives on "<bridge>.<vlan>",
+ * one end of a veth pair in the host namespace whose other end is a bridge
+ * port with `vlan` as PVID. Created by the first ADD that needs it (a
+ * concurrent creator's EEXIST is success), never deleted, as the reference. */
+static int ensure_vlan_gw(struct nl_sock *hsk, const struct br_conf *cf, int br_index, unsigned mtu,
+			  struct cnl_link *out, struct cni_error *err)
+{
+	char name[IF_NAMESIZE];
+	if (snprintf(name, sizeof(name), "%s.%d", cf->bridge, cf->vlan) >= (int)sizeof(name))
+		return cni_errorf(err, CNI_ERR_INVALID_CONFIG,
+				  "VLAN gateway interface name \"%s.%d\" is longer than %d bytes", cf->bridge, cf->vlan,
+				  IF_NAMESIZE - 1);
+	struct cni_error e = { 0 };
+	for (int attempt = 0; attempt < 10; attempt++) {
+		if (cnl_link_query(hsk, name, 0, out, &e) == 0)
+			return (out->flags & IFF_UP) ? 0 : cnl_link_set_up(hsk, out->ifindex, true, err);
+		if (e.code != CNI_ERR_NOT_FOUND) {
+			*err = e;
+			return -1;
+		}
+		uint8_t rnd[4];
+		char port[IF_NAMESIZE];
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+			return cni_errorf_errno(err, CNI_ERR_INTERNAL, errno, "getrandom");
+		snprintf(port, sizeof(port), "veth%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+		struct cnl_veth v = { .name = port, .peer_name = name, .peer_nsfd = -1, .mtu = mtu, .master = br_index,
+				      .up = true };
+		e = (struct cni_error){ 0 };
+		if (cnl_veth_create(hsk, &v, &e) < 0) {
+			if (e.code != CNI_ERR_EXISTS) {
+				*err = e;
+				return cni_error_wrap(err, "failed to create VLAN gateway interface \"%s\"", name);
+			}
+			continue; /* a concurrent ADD made it (or the port name was taken): look again */
+		}
+		struct cnl_link pl;
+		struct cni_error ignore = { 0 };
+		if (cnl_link_query(hsk, port, 0, &pl, err) < 0)
+			return -1;
+		(void)cnl_link_set_addrgenmode(hsk, pl.ifindex, IN6_ADDR_GEN_MODE_NONE, &ignore);
+		if (port_vlans(hsk, pl.ifindex, cf, false, err) < 0) {
+			(void)cnl_link_del(hsk, pl.ifindex, &ignore);
+			return -1;
+		}
+	}
+	return cni_errorf(err, CNI_ERR_EXISTS, "could not create VLAN gateway interface \"%s\"", name);
 }
 
 /* mtuFromDefaultRoute: the MTU of the interface of the lowest-metric IPv4
@@ -213,55 +279,15 @@ static int container_setup(void *arg, struct cni_error *err)
 	return cnl_link_set_up(st->csk, l.ifindex, true, err);
 }
 
-/* Create the pair with a random host name, retried on a host-side name
- * collision; a CNI_IFNAME that already exists in the container is an error. */
-static int create_veth(struct nl_sock *hsk, struct nl_sock *csk, int nsfd, const struct cni_call *c,
-		       const struct br_conf *cf, unsigned mtu, int br_index, char host[IF_NAMESIZE],
-		       struct cni_error *err)
-{
-	for (int attempt = 0; attempt < 10; attempt++) {
-		uint8_t rnd[4];
-		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-			return cni_errorf_errno(err, CNI_ERR_INTERNAL, errno, "getrandom");
-		snprintf(host, IF_NAMESIZE, "veth%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
-		struct cnl_veth v = {
-			.name = host, .peer_name = c->ifname, .peer_nsfd = nsfd, .mtu = mtu,
-			.peer_mac = cf->has_mac ? cf->mac : NULL, .master = br_index, .up = true,
-		};
-		struct cni_error e = { 0 };
-		if (cnl_veth_create(hsk, &v, &e) == 0)
-			return 0;
-		if (e.code != CNI_ERR_EXISTS) {
-			*err = e;
-			return -1;
-		}
-		struct cnl_link l;
-		struct cni_error e2 = { 0 };
-		if (cnl_link_query(csk, c->ifname, 0, &l, &e2) == 0)
-			return cni_errorf(err, CNI_ERR_EXISTS, "container veth name \"%s\" already exists in %s", c->ifname,
-					  c->netns);
-	}
-	return cni_errorf(err, CNI_ERR_EXISTS, "failed to find a free host veth name after 10 attempts");
-}
-
 static int cmd_add(struct cni_call *c)
 {
 	struct cni_error *err = &c->err;
 	struct br_conf cf;
 	if (br_conf_load(c, &cf, err) < 0)
 		return -1;
-	if (cf.macspoofchk)
-		return cni_errorf(err, CNI_ERR_UNSUPPORTED_FIELD,
-				  "\"macspoofchk\" is not supported by this bridge plugin yet");
-
-	_cleanup_close_ int nsfd = netns_open(c->netns, err);
-	if (nsfd < 0)
-		return -1;
-	_cleanup_nl_ struct nl_sock *hsk = cnl_open(err);
-	if (!hsk)
-		return -1;
-	_cleanup_nl_ struct nl_sock *csk = cnl_open_netns(nsfd, err);
-	if (!csk)
+	_cleanup_close_ int nsfd = -1;
+	_cleanup_nl_ struct nl_sock *hsk = NULL, *csk = NULL;
+	if (vethp_open(c, &nsfd, &hsk, &csk, err) < 0)
 		return -1;
 
 	unsigned mtu = cf.mtu;
@@ -271,22 +297,26 @@ static int cmd_add(struct cni_call *c)
 	struct cnl_link br;
 	if (cnl_bridge_ensure(hsk, cf.bridge, mtu, br_conf_vlan_filtering(&cf), &br, err) < 0)
 		return -1;
-	if (br_conf_vlan_filtering(&cf))
-		return cni_errorf(err, CNI_ERR_KERNEL_FEATURE,
-				  "bridge VLAN programming (\"vlan\"/\"vlanTrunk\") is not implemented by this plugin yet");
+	/* internal: the bridge is marked before any port is added, so no
+	 * container on it ever has a way out. A per-bridge mark, kept. */
+	_cleanup_nft_ struct cni_nft *nft = NULL;
+	if (cf.internal) {
+		nft = cni_nft_open(err);
+		if (!nft || internal_br_add(nft, cf.bridge, br.ifindex, err) < 0)
+			return -1;
+	}
 	struct cni_error ignore = { 0 };
 	if (cf.promisc && !(br.flags & IFF_PROMISC) && cnl_link_set_promisc(hsk, br.ifindex, true, err) < 0)
 		return cni_error_wrap(err, "could not set promiscuous mode on \"%s\"", cf.bridge);
 	(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", cf.bridge);
 
 	char host[IF_NAMESIZE];
-	if (create_veth(hsk, csk, nsfd, c, &cf, mtu, br.ifindex, host, err) < 0)
+	if (vethp_create(hsk, csk, nsfd, c, mtu, cf.has_mac ? cf.mac : NULL, br.ifindex, host, err) < 0)
 		return -1;
 
 	/* From here on every failure undoes what was done. */
-	int rc = -1;
-	bool ipam_added = false, masq_added = false;
-	_cleanup_nft_ struct cni_nft *nft = NULL;
+	bool ipam_added = false, masq_added = false, spoof_added = false;
+	_cleanup_nft_ struct cni_nft *brnft = NULL;
 	_cleanup_result_ struct cni_result *res = NULL;
 	struct cnl_link hl, cl;
 	if (cnl_link_query(hsk, host, 0, &hl, err) < 0)
@@ -298,6 +328,19 @@ static int cmd_add(struct cni_call *c)
 	(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", host);
 	if (cnl_bridge_port_set(hsk, hl.ifindex, cf.hairpin ? 1 : -1, cf.port_isolation ? 1 : -1, err) < 0)
 		goto fail;
+	if (br_conf_vlan_filtering(&cf) && port_vlans(hsk, hl.ifindex, &cf, true, err) < 0)
+		goto fail;
+	if (cf.macspoofchk) {
+		/* only the container veth's MAC may enter the bridge here */
+		if (cnl_link_query(csk, c->ifname, 0, &cl, err) < 0)
+			goto fail;
+		brnft = spoofchk_open(err);
+		if (!brnft)
+			goto fail;
+		spoof_added = true;
+		if (spoofchk_add(brnft, c->net_name, c->container_id, c->ifname, host, cl.mac, err) < 0)
+			goto fail;
+	}
 
 	if (cf.ipam_type) {
 		if (cni_delegate(c, cf.ipam_type, CNI_CMD_ADD, &res, err) < 0)
@@ -322,14 +365,7 @@ static int cmd_add(struct cni_call *c)
 		}
 	}
 	/* interfaces [bridge, host veth, container veth]; IPs point at 2 */
-	for (size_t i = 0; i < res->n_interfaces; i++) {
-		free(res->interfaces[i].name);
-		free(res->interfaces[i].mac);
-		free(res->interfaces[i].sandbox);
-		free(res->interfaces[i].socket_path);
-		free(res->interfaces[i].pci_id);
-	}
-	res->n_interfaces = 0;
+	vethp_result_clear_ifaces(res);
 	if (cni_result_add_interface(res, cf.bridge, NULL, NULL) < 0 || cni_result_add_interface(res, host, NULL, NULL) < 0 ||
 	    cni_result_add_interface(res, c->ifname, NULL, c->netns) < 0) {
 		OOM(err);
@@ -347,8 +383,20 @@ static int cmd_add(struct cni_call *c)
 
 	if (cf.is_gw) {
 		bool v4 = false, v6 = false;
+		/* the gateway: the bridge, or "<bridge>.<vlan>" (result interface 3) */
+		struct cnl_link gwl = br;
+		if (cf.vlan && gws.n) {
+			if (ensure_vlan_gw(hsk, &cf, br.ifindex, mtu, &gwl, err) < 0)
+				goto fail;
+			char b[18];
+			if (cni_result_add_interface(res, gwl.name, gwl.has_mac ? cnl_mac_fmt(gwl.mac, b) : NULL, NULL) < 0 ||
+			    vethp_fill_iface(res, (int)res->n_interfaces - 1, &gwl) < 0) {
+				OOM(err);
+				goto fail;
+			}
+		}
 		for (size_t i = 0; i < gws.n; i++) {
-			if (ensure_bridge_addr(hsk, &cf, br.ifindex, &gws.v[i], err) < 0)
+			if (ensure_bridge_addr(hsk, &cf, gwl.name, gwl.ifindex, &gws.v[i], err) < 0)
 				goto fail;
 			v4 |= gws.v[i].ip.family == AF_INET;
 			v6 |= gws.v[i].ip.family == AF_INET6;
@@ -372,15 +420,8 @@ static int cmd_add(struct cni_call *c)
 	}
 
 	if (cf.ip_masq && res->n_ips) {
-		struct cni_cidr ips[32];
-		size_t n = 0;
-		for (size_t i = 0; i < res->n_ips && n < ARRAY_SIZE(ips); i++)
-			ips[n++] = res->ips[i].address;
-		nft = cni_nft_open(err);
-		if (!nft)
-			goto fail;
 		masq_added = true;
-		if (masq_add(nft, c->net_name, c->container_id, c->ifname, ips, n, err) < 0)
+		if (vethp_masq_add(&nft, c, res->ips, res->n_ips, err) < 0)
 			goto fail;
 	}
 
@@ -396,49 +437,25 @@ static int cmd_add(struct cni_call *c)
 	if (cnl_link_query(hsk, NULL, br.ifindex, &br, err) < 0 || cnl_link_query(hsk, NULL, hl.ifindex, &hl, err) < 0 ||
 	    cnl_link_query(csk, c->ifname, 0, &cl, err) < 0)
 		goto fail;
-	if (fill_iface(res, 0, &br) < 0 || fill_iface(res, 1, &hl) < 0 || fill_iface(res, 2, &cl) < 0) {
+	if (vethp_fill_iface(res, 0, &br) < 0 || vethp_fill_iface(res, 1, &hl) < 0 || vethp_fill_iface(res, 2, &cl) < 0) {
 		OOM(err);
 		goto fail;
 	}
-	if (cf.dns_override) {
-		cni_dns_free(&res->dns);
-		if (cni_dns_from_json(cj_get(c->conf, "dns"), &res->dns, err) < 0)
-			goto fail;
-	}
-	c->result = TAKE_PTR(res);
+	if (vethp_add_result(c, &res, err) < 0)
+		goto fail;
 	return 0;
 
-fail:;
+fail:
 	/* Rollback, best effort: the first error is the one reported. */
-	struct cni_error saved = *err, e = { 0 };
-	if (masq_added && nft)
-		(void)masq_del(nft, c->net_name, c->container_id, c->ifname, &e);
-	(void)cnl_link_del_name(hsk, host, &e);
-	if (ipam_added)
-		(void)cni_delegate(c, cf.ipam_type, CNI_CMD_DEL, NULL, &e);
-	*err = saved;
-	return rc;
+	if (spoof_added && brnft) {
+		struct cni_error e = { 0 };
+		(void)spoofchk_del(brnft, c->net_name, c->container_id, c->ifname, &e);
+	}
+	vethp_add_rollback(c, masq_added ? nft : NULL, hsk, host, ipam_added ? cf.ipam_type : NULL, err);
+	return -1;
 }
 
 /* ---- DEL -------------------------------------------------------------- */
-
-/* Host end named in prevResult, when it is still a veth on our bridge. */
-static void del_host_end_from_prev(const struct cni_call *c, const struct br_conf *cf, struct nl_sock *hsk)
-{
-	if (!c->prev)
-		return;
-	struct cnl_link br, l;
-	struct cni_error e = { 0 };
-	if (cnl_link_query(hsk, cf->bridge, 0, &br, &e) < 0)
-		return;
-	for (size_t i = 0; i < c->prev->n_interfaces; i++) {
-		const struct cni_interface *it = &c->prev->interfaces[i];
-		if (!it->name || (it->sandbox && *it->sandbox) || !strcmp(it->name, cf->bridge))
-			continue;
-		if (cnl_link_query(hsk, it->name, 0, &l, &e) == 0 && !strcmp(l.kind, "veth") && l.master == br.ifindex)
-			(void)cnl_link_del(hsk, l.ifindex, &e);
-	}
-}
 
 static int cmd_del(struct cni_call *c)
 {
@@ -465,34 +482,16 @@ static int cmd_del(struct cni_call *c)
 		if (nft)
 			KEEP(masq_del(nft, c->net_name, c->container_id, c->ifname, &e));
 	}
+	_cleanup_nft_ struct cni_nft *brnft = NULL;
+	if (cf.macspoofchk) {
+		brnft = spoofchk_open(&e);
+		if (!brnft && !first.code)
+			first = e;
+		if (brnft)
+			KEEP(spoofchk_del(brnft, c->net_name, c->container_id, c->ifname, &e));
+	}
 
-	bool netns_there = *c->netns && !c->netns_gone;
-	if (netns_there) {
-		_cleanup_close_ int nsfd = open(c->netns, O_RDONLY | O_CLOEXEC);
-		if (nsfd >= 0) {
-			_cleanup_nl_ struct nl_sock *csk = cnl_open_netns(nsfd, &e);
-			if (!csk && !first.code)
-				first = e;
-			struct cnl_link l;
-			if (csk && cnl_link_query(csk, c->ifname, 0, &l, &e) == 0) {
-				e = (struct cni_error){ 0 };
-				if (cnl_link_del(csk, l.ifindex, &e) < 0 && e.code != CNI_ERR_NOT_FOUND && !first.code)
-					first = e;
-			} else if (csk && e.code != CNI_ERR_NOT_FOUND && !first.code) {
-				first = e;
-			}
-		} else {
-			netns_there = false;
-		}
-	}
-	if (!netns_there) {
-		/* The netns is gone (or was never given): its veth end went with
-		 * it, but the host end survives when someone still holds the
-		 * namespace. prevResult names it. */
-		_cleanup_nl_ struct nl_sock *hsk = cnl_open(&e);
-		if (hsk)
-			del_host_end_from_prev(c, &cf, hsk);
-	}
+	vethp_del_container(c, cf.bridge, &first);
 	if (cf.ipam_type)
 		KEEP(cni_delegate(c, cf.ipam_type, CNI_CMD_DEL, NULL, &e));
 #undef KEEP
@@ -504,16 +503,6 @@ static int cmd_del(struct cni_call *c)
 }
 
 /* ---- CHECK ------------------------------------------------------------ */
-
-static int check_failed(struct cni_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int check_failed(struct cni_error *err, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	cni_verrorf(err, CNI_ERR_CHECK_FAILED, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static bool mac_matches(const char *want, const struct cnl_link *l)
 {
@@ -535,14 +524,9 @@ static int cmd_check(struct cni_call *c)
 		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "Required prevResult missing");
 	const struct cni_result *p = c->prev;
 
-	_cleanup_nl_ struct nl_sock *hsk = cnl_open(err);
-	if (!hsk)
-		return -1;
-	_cleanup_close_ int nsfd = netns_open(c->netns, err);
-	if (nsfd < 0)
-		return -1;
-	_cleanup_nl_ struct nl_sock *csk = cnl_open_netns(nsfd, err);
-	if (!csk)
+	_cleanup_close_ int nsfd = -1;
+	_cleanup_nl_ struct nl_sock *hsk = NULL, *csk = NULL;
+	if (vethp_open(c, &nsfd, &hsk, &csk, err) < 0)
 		return -1;
 
 	int bi = -1, ci = -1;
@@ -560,17 +544,17 @@ static int cmd_check(struct cni_call *c)
 	/* bridge */
 	struct cnl_link br;
 	if (bi < 0 || cnl_link_query(hsk, cf.bridge, 0, &br, err) < 0 || strcmp(br.kind, "bridge"))
-		return check_failed(err, "CNI created bridge %s in host namespace was not found", cf.bridge);
+		return vethp_check_failed(err, "CNI created bridge %s in host namespace was not found", cf.bridge);
 	if (!mac_matches(p->interfaces[bi].mac, &br))
-		return check_failed(err, "bridge %s MAC %s does not match the kernel's", cf.bridge, p->interfaces[bi].mac);
+		return vethp_check_failed(err, "bridge %s MAC %s does not match the kernel's", cf.bridge, p->interfaces[bi].mac);
 	if (!!(br.flags & IFF_PROMISC) != cf.promisc)
-		return check_failed(err, "bridge %s promiscuous mode is %s, expected %s", cf.bridge,
+		return vethp_check_failed(err, "bridge %s promiscuous mode is %s, expected %s", cf.bridge,
 				    br.flags & IFF_PROMISC ? "on" : "off", cf.promisc ? "on" : "off");
 	/* container veth */
 	if (ci < 0)
-		return check_failed(err, "interface %s not found in prevResult", c->ifname);
+		return vethp_check_failed(err, "interface %s not found in prevResult", c->ifname);
 	if (strcmp(p->interfaces[ci].sandbox, c->netns))
-		return check_failed(err, "Sandbox in prevResult %s doesn't match configured netns: %s",
+		return vethp_check_failed(err, "Sandbox in prevResult %s doesn't match configured netns: %s",
 				    p->interfaces[ci].sandbox, c->netns);
 	struct cnl_link cl;
 	if (cnl_link_query(csk, c->ifname, 0, &cl, err) < 0) {
@@ -578,16 +562,16 @@ static int cmd_check(struct cni_call *c)
 		return cni_error_wrap(err, "container interface %s", c->ifname);
 	}
 	if (strcmp(cl.kind, "veth"))
-		return check_failed(err, "container interface %s is a %s, not a veth", c->ifname, cl.kind[0] ? cl.kind : "device");
+		return vethp_check_failed(err, "container interface %s is a %s, not a veth", c->ifname, cl.kind[0] ? cl.kind : "device");
 	if (!mac_matches(p->interfaces[ci].mac, &cl))
-		return check_failed(err, "interface %s MAC %s does not match the kernel's", c->ifname, p->interfaces[ci].mac);
+		return vethp_check_failed(err, "interface %s MAC %s does not match the kernel's", c->ifname, p->interfaces[ci].mac);
 	if (!cf.disable_container_iface && !(cl.flags & IFF_UP))
-		return check_failed(err, "interface %s is down", c->ifname);
+		return vethp_check_failed(err, "interface %s is down", c->ifname);
 	/* host veth: the peer of the container veth, enslaved to the bridge */
 	bool host_ok = false;
+	struct cnl_link hl;
 	for (size_t i = 0; i < p->n_interfaces && !host_ok; i++) {
 		const struct cni_interface *it = &p->interfaces[i];
-		struct cnl_link hl;
 		struct cni_error e = { 0 };
 		if ((int)i == bi || !it->name || (it->sandbox && *it->sandbox))
 			continue;
@@ -597,50 +581,19 @@ static int cmd_check(struct cni_call *c)
 			  (cf.hairpin ? hl.brport_hairpin == 1 : true) && (cf.port_isolation ? hl.brport_isolated == 1 : true);
 	}
 	if (!host_ok)
-		return check_failed(err, "CNI veth created for bridge %s was not found", cf.bridge);
-	/* addresses */
-	_cleanup_free_ struct cni_cidr *addrs = NULL;
-	size_t na = 0;
-	if (cnl_addr_list(csk, cl.ifindex, AF_UNSPEC, &addrs, &na, err) < 0)
+		return vethp_check_failed(err, "CNI veth created for bridge %s was not found", cf.bridge);
+	if (vethp_check_addrs_routes(csk, cl.ifindex, c->ifname, p, ci, err) < 0)
 		return -1;
-	for (size_t i = 0; i < p->n_ips; i++) {
-		const struct cni_ipconfig *ipc = &p->ips[i];
-		if (ipc->interface >= 0 && ipc->interface != ci)
-			continue;
-		bool found = false;
-		for (size_t k = 0; k < na && !found; k++)
-			found = cni_ip_eq(&addrs[k].ip, &ipc->address.ip) && addrs[k].prefix == ipc->address.prefix;
-		char b[CNI_CIDR_STRLEN];
-		if (!found)
-			return check_failed(err, "Failed to match addr %s on interface %s", cni_cidr_fmt(&ipc->address, b),
-					    c->ifname);
-	}
-	/* routes */
-	_cleanup_free_ struct cnl_route *routes = NULL;
-	size_t nr = 0;
-	if (p->n_routes && cnl_route_list(csk, cl.ifindex, AF_UNSPEC, 0, &routes, &nr, err) < 0)
+	if (cf.ip_masq && p->n_ips && vethp_masq_check(c, p->ips, p->n_ips, err) < 0)
 		return -1;
-	for (size_t i = 0; i < p->n_routes; i++) {
-		const struct cni_route *want = &p->routes[i];
-		struct cni_cidr wn = cni_cidr_network(&want->dst);
-		bool found = false;
-		for (size_t k = 0; k < nr && !found; k++) {
-			struct cni_cidr hn = cni_cidr_network(&routes[k].dst);
-			found = cni_ip_eq(&hn.ip, &wn.ip) && hn.prefix == wn.prefix &&
-				(!cni_ip_is_set(&want->gw) || cni_ip_eq(&routes[k].gw, &want->gw));
-		}
-		char d[CNI_CIDR_STRLEN], g[CNI_IP_STRLEN];
-		if (!found)
-			return check_failed(err, "Failed to find route %s via %s on interface %s", cni_cidr_fmt(&wn, d),
-					    cni_ip_is_set(&want->gw) ? cni_ip_fmt(&want->gw, g) : "(none)", c->ifname);
-	}
-	if (cf.ip_masq && p->n_ips) {
-		struct cni_cidr ips[32];
-		size_t n = 0;
-		for (size_t i = 0; i < p->n_ips && n < ARRAY_SIZE(ips); i++)
-			ips[n++] = p->ips[i].address;
+	if (cf.internal) {
 		_cleanup_nft_ struct cni_nft *nft = cni_nft_open(err);
-		if (!nft || masq_check(nft, c->net_name, c->container_id, c->ifname, ips, n, err) < 0)
+		if (!nft || internal_br_check(nft, cf.bridge, br.ifindex, err) < 0)
+			return -1;
+	}
+	if (cf.macspoofchk) {
+		_cleanup_nft_ struct cni_nft *brnft = spoofchk_open(err);
+		if (!brnft || spoofchk_check(brnft, c->net_name, c->container_id, c->ifname, hl.name, cl.mac, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -648,40 +601,44 @@ static int cmd_check(struct cni_call *c)
 
 /* ---- STATUS / GC ------------------------------------------------------ */
 
-static int cmd_status(struct cni_call *c)
+/* GC beyond masquerade and IPAM (vethp_gc): macspoofchk entries of stale
+ * attachments, and the internal mark of a bridge that is gone. */
+static void gc_extra(struct cni_call *c, const struct cni_attachment *valid, size_t n, bool present,
+		     struct cni_error *first)
 {
-	const char *t = cni_ipam_type(c->conf);
-	return t ? cni_delegate(c, t, CNI_CMD_STATUS, NULL, &c->err) : 0;
+	struct cni_error e = { 0 };
+	bool spoof = false, internal = false;
+	const char *bridge = NULL;
+	(void)cj_bool(c->conf, "macspoofchk", &spoof, &e);
+	(void)cj_bool(c->conf, "internal", &internal, &e);
+	(void)cj_str(c->conf, "bridge", &bridge, &e);
+	if (!bridge || !*bridge)
+		bridge = "cni0";
+	if (spoof && present) {
+		e = (struct cni_error){ 0 };
+		_cleanup_nft_ struct cni_nft *brnft = spoofchk_open(&e);
+		if ((!brnft || spoofchk_gc(brnft, c->net_name, valid, n, &e) < 0) && !first->code)
+			*first = e;
+	}
+	if (internal) {
+		struct cnl_link br;
+		int ifindex = 0;
+		e = (struct cni_error){ 0 };
+		_cleanup_nl_ struct nl_sock *hsk = cnl_open(&e);
+		if (hsk && cnl_link_query(hsk, bridge, 0, &br, &e) == 0)
+			ifindex = br.ifindex;
+		if (hsk && (ifindex || e.code == CNI_ERR_NOT_FOUND)) {
+			e = (struct cni_error){ 0 };
+			_cleanup_nft_ struct cni_nft *nft = cni_nft_open(&e);
+			if ((!nft || internal_br_gc(nft, bridge, ifindex, &e) < 0) && !first->code)
+				*first = e;
+		}
+	}
 }
 
 static int cmd_gc(struct cni_call *c)
 {
-	struct cni_error first = { 0 }, e = { 0 };
-	bool masq = false;
-	(void)cj_bool(c->conf, "ipMasq", &masq, &e);
-	if (masq) {
-		struct cni_attachment *valid = NULL;
-		size_t n = 0;
-		bool present = false;
-		e = (struct cni_error){ 0 };
-		if (cni_gc_valid_attachments(c->conf, &valid, &n, &present, &e) < 0) {
-			first = e;
-		} else if (present) {
-			_cleanup_nft_ struct cni_nft *nft = cni_nft_open(&e);
-			if (!nft || masq_gc(nft, c->net_name, valid, n, &e) < 0)
-				first = e;
-		}
-		cni_attachments_free(valid, n);
-	}
-	const char *t = cni_ipam_type(c->conf);
-	e = (struct cni_error){ 0 };
-	if (t && cni_delegate(c, t, CNI_CMD_GC, NULL, &e) < 0 && !first.code)
-		first = e;
-	if (first.code) {
-		c->err = first;
-		return -1;
-	}
-	return 0;
+	return vethp_gc(c, gc_extra);
 }
 
 static const char *const args_keys[] = { "MAC", NULL };
@@ -693,7 +650,7 @@ static const struct cni_plugin plugin = {
 	.add = cmd_add,
 	.del = cmd_del,
 	.check = cmd_check,
-	.status = cmd_status,
+	.status = vethp_status,
 	.gc = cmd_gc,
 };
 

@@ -27,6 +27,7 @@
 #include "cni/netlink.h"
 #include "cni/netns.h"
 #include "cni/plugin.h"
+#include "cni/vethplugin.h"
 
 #define OOM(err) cni_errorf((err), CNI_ERR_INTERNAL, "out of memory")
 
@@ -35,7 +36,6 @@ struct ptp_conf {
 	const char *ip_masq_backend;
 	unsigned mtu;
 	const char *ipam_type;
-	bool dns_override;
 };
 
 static int load_conf(const struct cni_call *c, struct ptp_conf *cf, struct cni_error *err)
@@ -53,7 +53,6 @@ static int load_conf(const struct cni_call *c, struct ptp_conf *cf, struct cni_e
 	cf->ipam_type = cni_ipam_type(c->conf);
 	if (!cf->ipam_type)
 		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "ptp: \"ipam\" with a \"type\" is required");
-	cf->dns_override = cni_dns_json_present(cj_get(c->conf, "dns"));
 	return 0;
 }
 
@@ -113,53 +112,15 @@ static int container_setup(void *arg, struct cni_error *err)
 	return 0;
 }
 
-static int create_veth(struct nl_sock *hsk, struct nl_sock *csk, int nsfd, const struct cni_call *c, unsigned mtu,
-		       char host[IF_NAMESIZE], struct cni_error *err)
-{
-	for (int attempt = 0; attempt < 10; attempt++) {
-		uint8_t rnd[4];
-		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
-			return cni_errorf_errno(err, CNI_ERR_INTERNAL, errno, "getrandom");
-		snprintf(host, IF_NAMESIZE, "veth%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
-		struct cnl_veth v = { .name = host, .peer_name = c->ifname, .peer_nsfd = nsfd, .mtu = mtu, .up = true };
-		struct cni_error e = { 0 };
-		if (cnl_veth_create(hsk, &v, &e) == 0)
-			return 0;
-		if (e.code != CNI_ERR_EXISTS) {
-			*err = e;
-			return -1;
-		}
-		struct cnl_link l;
-		if (cnl_link_query(csk, c->ifname, 0, &l, &e) == 0)
-			return cni_errorf(err, CNI_ERR_EXISTS, "container veth name \"%s\" already exists in %s", c->ifname,
-					  c->netns);
-	}
-	return cni_errorf(err, CNI_ERR_EXISTS, "failed to find a free host veth name after 10 attempts");
-}
-
-static int fill_iface(struct cni_result *r, int idx, const struct cnl_link *l)
-{
-	char b[18];
-	free(r->interfaces[idx].mac);
-	r->interfaces[idx].mac = l->has_mac ? strdup(cnl_mac_fmt(l->mac, b)) : NULL;
-	r->interfaces[idx].mtu = (int)l->mtu;
-	return l->has_mac && !r->interfaces[idx].mac ? -1 : 0;
-}
-
 static int cmd_add(struct cni_call *c)
 {
 	struct cni_error *err = &c->err;
 	struct ptp_conf cf;
 	if (load_conf(c, &cf, err) < 0)
 		return -1;
-	_cleanup_close_ int nsfd = netns_open(c->netns, err);
-	if (nsfd < 0)
-		return -1;
-	_cleanup_nl_ struct nl_sock *hsk = cnl_open(err);
-	if (!hsk)
-		return -1;
-	_cleanup_nl_ struct nl_sock *csk = cnl_open_netns(nsfd, err);
-	if (!csk)
+	_cleanup_close_ int nsfd = -1;
+	_cleanup_nl_ struct nl_sock *hsk = NULL, *csk = NULL;
+	if (vethp_open(c, &nsfd, &hsk, &csk, err) < 0)
 		return -1;
 
 	_cleanup_result_ struct cni_result *res = NULL;
@@ -192,7 +153,7 @@ static int cmd_add(struct cni_call *c)
 	if (v6 && cni_sysctl_set("net/ipv6/conf/all/forwarding", "1", err) < 0)
 		goto fail;
 
-	if (create_veth(hsk, csk, nsfd, c, cf.mtu, host, err) < 0)
+	if (vethp_create(hsk, csk, nsfd, c, cf.mtu, NULL, 0, host, err) < 0)
 		goto fail;
 	veth_made = true;
 	struct cnl_link hl, cl;
@@ -200,14 +161,7 @@ static int cmd_add(struct cni_call *c)
 		goto fail;
 	(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", host);
 
-	for (size_t i = 0; i < res->n_interfaces; i++) {
-		free(res->interfaces[i].name);
-		free(res->interfaces[i].mac);
-		free(res->interfaces[i].sandbox);
-		free(res->interfaces[i].socket_path);
-		free(res->interfaces[i].pci_id);
-	}
-	res->n_interfaces = 0;
+	vethp_result_clear_ifaces(res);
 	if (cni_result_add_interface(res, host, NULL, NULL) < 0 || cni_result_add_interface(res, c->ifname, NULL, c->netns) < 0) {
 		OOM(err);
 		goto fail;
@@ -239,39 +193,22 @@ static int cmd_add(struct cni_call *c)
 		}
 	}
 	if (cf.ip_masq) {
-		struct cni_cidr ips[32];
-		size_t n = 0;
-		for (size_t i = 0; i < res->n_ips && n < ARRAY_SIZE(ips); i++)
-			ips[n++] = res->ips[i].address;
-		nft = cni_nft_open(err);
-		if (!nft)
-			goto fail;
 		masq_added = true;
-		if (masq_add(nft, c->net_name, c->container_id, c->ifname, ips, n, err) < 0)
+		if (vethp_masq_add(&nft, c, res->ips, res->n_ips, err) < 0)
 			goto fail;
 	}
 	if (cnl_link_query(hsk, NULL, hl.ifindex, &hl, err) < 0 || cnl_link_query(csk, c->ifname, 0, &cl, err) < 0)
 		goto fail;
-	if (fill_iface(res, 0, &hl) < 0 || fill_iface(res, 1, &cl) < 0) {
+	if (vethp_fill_iface(res, 0, &hl) < 0 || vethp_fill_iface(res, 1, &cl) < 0) {
 		OOM(err);
 		goto fail;
 	}
-	if (cf.dns_override) {
-		cni_dns_free(&res->dns);
-		if (cni_dns_from_json(cj_get(c->conf, "dns"), &res->dns, err) < 0)
-			goto fail;
-	}
-	c->result = TAKE_PTR(res);
+	if (vethp_add_result(c, &res, err) < 0)
+		goto fail;
 	return 0;
 
-fail:;
-	struct cni_error saved = *err, e = { 0 };
-	if (masq_added && nft)
-		(void)masq_del(nft, c->net_name, c->container_id, c->ifname, &e);
-	if (veth_made)
-		(void)cnl_link_del_name(hsk, host, &e);
-	(void)cni_delegate(c, cf.ipam_type, CNI_CMD_DEL, NULL, &e);
-	*err = saved;
+fail:
+	vethp_add_rollback(c, masq_added ? nft : NULL, hsk, veth_made ? host : NULL, cf.ipam_type, err);
 	return -1;
 }
 
@@ -287,28 +224,7 @@ static int cmd_del(struct cni_call *c)
 		if (!nft || masq_del(nft, c->net_name, c->container_id, c->ifname, &e) < 0)
 			first = e;
 	}
-	if (*c->netns && !c->netns_gone) {
-		_cleanup_close_ int nsfd = open(c->netns, O_RDONLY | O_CLOEXEC);
-		_cleanup_nl_ struct nl_sock *csk = nsfd >= 0 ? cnl_open_netns(nsfd, &e) : NULL;
-		struct cnl_link l;
-		e = (struct cni_error){ 0 };
-		if (csk && cnl_link_query(csk, c->ifname, 0, &l, &e) == 0) {
-			if (cnl_link_del(csk, l.ifindex, &e) < 0 && e.code != CNI_ERR_NOT_FOUND && !first.code)
-				first = e;
-		} else if (csk && e.code != CNI_ERR_NOT_FOUND && !first.code) {
-			first = e;
-		}
-	} else if (c->prev) {
-		/* netns gone: the host end named in prevResult, if still a veth */
-		_cleanup_nl_ struct nl_sock *hsk = cnl_open(&e);
-		for (size_t i = 0; hsk && i < c->prev->n_interfaces; i++) {
-			const struct cni_interface *it = &c->prev->interfaces[i];
-			struct cnl_link l;
-			if (it->name && (!it->sandbox || !*it->sandbox) && !strncmp(it->name, "veth", 4) &&
-			    cnl_link_query(hsk, it->name, 0, &l, &e) == 0 && !strcmp(l.kind, "veth"))
-				(void)cnl_link_del(hsk, l.ifindex, &e);
-		}
-	}
+	vethp_del_container(c, NULL, &first);
 	e = (struct cni_error){ 0 };
 	if (cni_delegate(c, cf.ipam_type, CNI_CMD_DEL, NULL, &e) < 0 && !first.code)
 		first = e;
@@ -317,16 +233,6 @@ static int cmd_del(struct cni_call *c)
 		return -1;
 	}
 	return 0;
-}
-
-static int check_failed(struct cni_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int check_failed(struct cni_error *err, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	cni_verrorf(err, CNI_ERR_CHECK_FAILED, fmt, ap);
-	va_end(ap);
-	return -1;
 }
 
 static int cmd_check(struct cni_call *c)
@@ -342,9 +248,9 @@ static int cmd_check(struct cni_call *c)
 	const struct cni_result *p = c->prev;
 	int ci = cni_result_find_interface(p, c->ifname, true);
 	if (ci < 0)
-		return check_failed(err, "interface %s not found in prevResult", c->ifname);
+		return vethp_check_failed(err, "interface %s not found in prevResult", c->ifname);
 	if (strcmp(p->interfaces[ci].sandbox, c->netns))
-		return check_failed(err, "Sandbox in prevResult %s doesn't match configured netns: %s",
+		return vethp_check_failed(err, "Sandbox in prevResult %s doesn't match configured netns: %s",
 				    p->interfaces[ci].sandbox, c->netns);
 	_cleanup_nl_ struct nl_sock *hsk = cnl_open(err);
 	_cleanup_close_ int nsfd = netns_open(c->netns, err);
@@ -360,10 +266,10 @@ static int cmd_check(struct cni_call *c)
 	}
 	uint8_t m[6];
 	if (strcmp(cl.kind, "veth"))
-		return check_failed(err, "container interface %s is not a veth", c->ifname);
+		return vethp_check_failed(err, "container interface %s is not a veth", c->ifname);
 	if (p->interfaces[ci].mac && *p->interfaces[ci].mac &&
 	    (cnl_mac_parse(p->interfaces[ci].mac, m) < 0 || memcmp(m, cl.mac, 6)))
-		return check_failed(err, "interface %s MAC %s does not match the kernel's", c->ifname, p->interfaces[ci].mac);
+		return vethp_check_failed(err, "interface %s MAC %s does not match the kernel's", c->ifname, p->interfaces[ci].mac);
 	bool host_ok = false;
 	for (size_t i = 0; i < p->n_interfaces && !host_ok; i++) {
 		const struct cni_interface *it = &p->interfaces[i];
@@ -375,82 +281,17 @@ static int cmd_check(struct cni_call *c)
 			  hl.ifindex == cl.link;
 	}
 	if (!host_ok)
-		return check_failed(err, "CNI veth created for ptp interface %s was not found", c->ifname);
-	_cleanup_free_ struct cni_cidr *addrs = NULL;
-	size_t na = 0;
-	if (cnl_addr_list(csk, cl.ifindex, AF_UNSPEC, &addrs, &na, err) < 0)
+		return vethp_check_failed(err, "CNI veth created for ptp interface %s was not found", c->ifname);
+	if (vethp_check_addrs_routes(csk, cl.ifindex, c->ifname, p, ci, err) < 0)
 		return -1;
-	for (size_t i = 0; i < p->n_ips; i++) {
-		bool found = false;
-		for (size_t k = 0; k < na && !found; k++)
-			found = cni_ip_eq(&addrs[k].ip, &p->ips[i].address.ip) && addrs[k].prefix == p->ips[i].address.prefix;
-		char b[CNI_CIDR_STRLEN];
-		if (!found)
-			return check_failed(err, "Failed to match addr %s on interface %s",
-					    cni_cidr_fmt(&p->ips[i].address, b), c->ifname);
-	}
-	_cleanup_free_ struct cnl_route *routes = NULL;
-	size_t nr = 0;
-	if (p->n_routes && cnl_route_list(csk, cl.ifindex, AF_UNSPEC, 0, &routes, &nr, err) < 0)
+	if (cf.ip_masq && p->n_ips && vethp_masq_check(c, p->ips, p->n_ips, err) < 0)
 		return -1;
-	for (size_t i = 0; i < p->n_routes; i++) {
-		struct cni_cidr wn = cni_cidr_network(&p->routes[i].dst);
-		bool found = false;
-		for (size_t k = 0; k < nr && !found; k++) {
-			struct cni_cidr hn = cni_cidr_network(&routes[k].dst);
-			found = cni_ip_eq(&hn.ip, &wn.ip) && hn.prefix == wn.prefix &&
-				(!cni_ip_is_set(&p->routes[i].gw) || cni_ip_eq(&routes[k].gw, &p->routes[i].gw));
-		}
-		char d[CNI_CIDR_STRLEN];
-		if (!found)
-			return check_failed(err, "Failed to find route %s on interface %s", cni_cidr_fmt(&wn, d), c->ifname);
-	}
-	if (cf.ip_masq && p->n_ips) {
-		struct cni_cidr ips[32];
-		size_t n = 0;
-		for (size_t i = 0; i < p->n_ips && n < ARRAY_SIZE(ips); i++)
-			ips[n++] = p->ips[i].address;
-		_cleanup_nft_ struct cni_nft *nft = cni_nft_open(err);
-		if (!nft || masq_check(nft, c->net_name, c->container_id, c->ifname, ips, n, err) < 0)
-			return -1;
-	}
 	return 0;
-}
-
-static int cmd_status(struct cni_call *c)
-{
-	const char *t = cni_ipam_type(c->conf);
-	return t ? cni_delegate(c, t, CNI_CMD_STATUS, NULL, &c->err) : 0;
 }
 
 static int cmd_gc(struct cni_call *c)
 {
-	struct cni_error first = { 0 }, e = { 0 };
-	bool masq = false;
-	(void)cj_bool(c->conf, "ipMasq", &masq, &e);
-	if (masq) {
-		struct cni_attachment *valid = NULL;
-		size_t n = 0;
-		bool present = false;
-		e = (struct cni_error){ 0 };
-		if (cni_gc_valid_attachments(c->conf, &valid, &n, &present, &e) < 0) {
-			first = e;
-		} else if (present) {
-			_cleanup_nft_ struct cni_nft *nft = cni_nft_open(&e);
-			if (!nft || masq_gc(nft, c->net_name, valid, n, &e) < 0)
-				first = e;
-		}
-		cni_attachments_free(valid, n);
-	}
-	const char *t = cni_ipam_type(c->conf);
-	e = (struct cni_error){ 0 };
-	if (t && cni_delegate(c, t, CNI_CMD_GC, NULL, &e) < 0 && !first.code)
-		first = e;
-	if (first.code) {
-		c->err = first;
-		return -1;
-	}
-	return 0;
+	return vethp_gc(c, NULL);
 }
 
 static const struct cni_plugin plugin = {
@@ -459,7 +300,7 @@ static const struct cni_plugin plugin = {
 	.add = cmd_add,
 	.del = cmd_del,
 	.check = cmd_check,
-	.status = cmd_status,
+	.status = vethp_status,
 	.gc = cmd_gc,
 };
 
