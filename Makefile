@@ -53,10 +53,13 @@ FORCE:
 
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
-$(BUILD)/%.o: %.c $(wildcard include/cni/*.h)
+# -MMD: each object also depends on every header it includes (plugin-local ones too)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<",true)
-	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+-include $(shell find build/$(VARIANT) -name '*.d' 2>/dev/null)
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
