@@ -205,6 +205,15 @@ int cnl_wait_bridge_port(struct nl_sock *sk, int ifindex, int timeout_ms, struct
  * family, and priority/table/scope of 1.1.0 routes (mtu/advmss too). */
 int cnl_configure_iface(struct nl_sock *sk, const char *ifname, const struct cni_result *res, struct cni_error *err);
 
+/* CHECK (the reference's ValidateExpectedInterfaceIPs / ValidateExpectedRoute):
+ * every address of res meant for `ifname` (entries with interface index
+ * `iface` or without an index) is on ifindex; every route of res is in the
+ * routing tables of sk's netns (same destination, and the gateway when res
+ * names one). CNI_ERR_CHECK_FAILED naming the first missing one. */
+int cnl_check_addresses(struct nl_sock *sk, int ifindex, const char *ifname, const struct cni_result *res,
+			int iface, struct cni_error *err);
+int cnl_check_routes(struct nl_sock *sk, const struct cni_result *res, struct cni_error *err);
+
 /* Format / parse a MAC "aa:bb:cc:dd:ee:ff" ('-' separators accepted). */
 const char *cnl_mac_fmt(const uint8_t mac[6], char buf[18]);
 int cnl_mac_parse(const char *s, uint8_t mac[6]);

@@ -12,9 +12,8 @@
  * not know (driver not built in, module not loadable) is CNI_ERR_KERNEL_FEATURE
  * naming the missing driver.
  *
- * The IP configuration part at the end (sublink_configure_iface and friends)
- * is this branch's stand-in for the shared "apply an IPAM result to an
- * interface" helper; it is meant to be folded into pkg/netlink later. */
+ * Applying an IPAM result and checking it again are the shared
+ * cnl_configure_iface / cnl_check_* of cni/netlink.h. */
 #ifndef CNI_SUBLINK_H
 #define CNI_SUBLINK_H
 
@@ -127,30 +126,10 @@ int sublink_change(struct nl_sock *sk, int ifindex, const struct sublink_change 
  * (IPv4 first, then IPv6), as the reference picks a default master. */
 int sublink_default_route_ifname(struct nl_sock *sk, char name[IF_NAMESIZE], struct cni_error *err);
 
-/* Write a sysctl under /proc/sys (path like "net/ipv4/conf/eth0/arp_notify")
- * in the current netns; skipped when it already holds the value. */
-int sublink_sysctl_set(const char *path, const char *value, struct cni_error *err);
-
 /* TAP device by ioctl on /dev/net/tun, in the current netns of the caller:
  * persistent, IFF_TAP|IFF_NO_PI|IFF_VNET_HDR (+IFF_MULTI_QUEUE), owner/group
  * when >= 0. */
 int sublink_tap_create(const char *name, bool multi_queue, long long owner, long long group,
 		       struct cni_error *err);
-
-/* ---- IP configuration of a container interface (to fold into pkg/netlink) ---- */
-
-/* Apply r to the link `ifname` (ifindex) in the current netns, as the
- * reference's ipam.ConfigureIface: IPv6 enabled when needed, addresses added,
- * link set up, wait for DAD when an IPv6 gateway is present, routes added
- * (ECMP append; gw defaults to the family's first gateway). Every ips[] entry
- * with an interface index must point at the interface named ifname. */
-int sublink_configure_iface(struct nl_sock *sk, int ifindex, const char *ifname, const struct cni_result *r,
-			    struct cni_error *err);
-
-/* CHECK helpers: every address of r (for interface index iface, or without
- * index) is on ifindex; every route of r exists in the current netns. */
-int sublink_check_addresses(struct nl_sock *sk, int ifindex, const char *ifname, const struct cni_result *r,
-			    int iface, struct cni_error *err);
-int sublink_check_routes(struct nl_sock *sk, const struct cni_result *r, struct cni_error *err);
 
 #endif

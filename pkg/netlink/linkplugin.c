@@ -39,7 +39,6 @@ void lp_close(struct lp_ctx *x)
 
 struct conf_args {
 	struct nl_sock *sk;
-	int ifindex;
 	const char *ifname;
 	const struct cni_result *r;
 	bool notify, ndisc;
@@ -48,17 +47,13 @@ struct conf_args {
 static int configure_in_ns(void *arg, struct cni_error *err)
 {
 	struct conf_args *a = arg;
-	char path[128];
 	if (a->notify) {
 		struct cni_error ignored = { 0 };
-		snprintf(path, sizeof(path), "net/ipv4/conf/%s/arp_notify", a->ifname);
-		sublink_sysctl_set(path, "1", &ignored);
-		if (a->ndisc) {
-			snprintf(path, sizeof(path), "net/ipv6/conf/%s/ndisc_notify", a->ifname);
-			sublink_sysctl_set(path, "1", &ignored);
-		}
+		(void)cni_sysctl_setf("1", &ignored, "net/ipv4/conf/%s/arp_notify", a->ifname);
+		if (a->ndisc)
+			(void)cni_sysctl_setf("1", &ignored, "net/ipv6/conf/%s/ndisc_notify", a->ifname);
 	}
-	return sublink_configure_iface(a->sk, a->ifindex, a->ifname, a->r, err);
+	return cnl_configure_iface(a->sk, a->ifname, a->r, err);
 }
 
 static int copy_ips(struct cni_result *dst, const struct cni_result *src, struct cni_error *err)
@@ -107,7 +102,7 @@ int lp_finish_add(struct lp_ctx *x, const struct sublink_info *link, const struc
 		goto fail;
 	if (r->n_ips) {
 		struct conf_args a = {
-			.sk = x->sk_ct, .ifindex = link->ifindex, .ifname = c->ifname, .r = r,
+			.sk = x->sk_ct, .ifname = c->ifname, .r = r,
 			.notify = o->notify_sysctls, .ndisc = o->ipv6_ndisc_notify,
 		};
 		if (netns_run_fd(x->nsfd, configure_in_ns, &a, err) < 0)
@@ -206,9 +201,9 @@ int lp_check_mac(struct lp_ctx *x, const struct sublink_info *link, int iface)
 int lp_check_ips(struct lp_ctx *x, const struct sublink_info *link, int iface)
 {
 	struct cni_call *c = x->call;
-	if (sublink_check_addresses(x->sk_ct, link->ifindex, c->ifname, c->prev, iface, &c->err) < 0)
+	if (cnl_check_addresses(x->sk_ct, link->ifindex, c->ifname, c->prev, iface, &c->err) < 0)
 		return -1;
-	return sublink_check_routes(x->sk_ct, c->prev, &c->err);
+	return cnl_check_routes(x->sk_ct, c->prev, &c->err);
 }
 
 int lp_forward_ipam(struct cni_call *c)

@@ -1,8 +1,9 @@
 /* Sub-links (macvlan, ipvlan, vlan, dummy), tap, link changes and lookups
- * with raw rtnetlink messages on a libnl socket: every attribute the
- * plugins need is spelled out here (libnl's link objects lack e.g. the
- * macvlan broadcast queue length and the ipvlan flags), and the kernel's
- * errno is kept for the error message. */
+ * with raw rtnetlink messages, exchanged through pkg/netlink's cnl_talk /
+ * cnl_do (one request path per socket: the kernel's errno and extended-ack
+ * text end up in the message). Every attribute the plugins need is spelled
+ * out here (libnl's link objects lack e.g. the macvlan broadcast queue
+ * length and the ipvlan flags). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
@@ -15,85 +16,9 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 
+#include "cni/netlink.h"
 #include "cni/sublink.h"
-#include "sublink_priv.h"
-
-/* ---- request plumbing ---- */
-
-struct req_ctx {
-	nl_recvmsg_msg_cb_t valid;
-	void *arg;
-	int error;  /* negative errno from the kernel */
-	bool done;
-};
-
-static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
-{
-	(void)nla;
-	struct req_ctx *c = arg;
-	c->error = e->error;
-	c->done = true;
-	return NL_STOP;
-}
-
-static int done_cb(struct nl_msg *m, void *arg)
-{
-	(void)m;
-	((struct req_ctx *)arg)->done = true;
-	return NL_STOP;
-}
-
-static int skip_cb(struct nl_msg *m, void *arg)
-{
-	(void)m;
-	(void)arg;
-	return NL_OK;
-}
-
-int sl_request(struct nl_sock *sk, struct nl_msg *msg, nl_recvmsg_msg_cb_t valid, void *arg)
-{
-	struct nl_cb *orig = nl_socket_get_cb(sk); /* takes a reference */
-	struct nl_cb *cb = orig ? nl_cb_clone(orig) : NULL;
-	if (orig)
-		nl_cb_put(orig);
-	if (!cb)
-		return -ENOMEM;
-	struct req_ctx ctx = { .valid = valid, .arg = arg };
-	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, valid ? valid : skip_cb, arg);
-	nl_cb_err(cb, NL_CB_CUSTOM, err_cb, &ctx);
-	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, done_cb, &ctx);
-	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, done_cb, &ctx);
-	int r = nl_send_auto(sk, msg);
-	if (r < 0) {
-		nl_cb_put(cb);
-		return r == -NLE_NOMEM ? -ENOMEM : -EIO;
-	}
-	while (!ctx.done) {
-		r = nl_recvmsgs(sk, cb);
-		if (r == -NLE_DUMP_INTR) {
-			ctx.error = -EINTR;
-			break;
-		}
-		if (r < 0 && !ctx.error) {
-			ctx.error = -EIO;
-			break;
-		}
-		if (r < 0)
-			break;
-	}
-	nl_cb_put(cb);
-	return ctx.error;
-}
-
-struct nl_msg *sl_msg(int type, int flags, const void *hdr, size_t hdrlen)
-{
-	struct nl_msg *m = nlmsg_alloc_simple(type, flags);
-	if (m && nlmsg_append(m, (void *)hdr, hdrlen, NLMSG_ALIGNTO) < 0) {
-		nlmsg_free(m);
-		m = NULL;
-	}
-	return m;
-}
+#include "nl_internal.h"
 
 /* ---- small parsers ---- */
 
@@ -217,16 +142,6 @@ static const char *kind_module(const char *kind)
 	return kind;
 }
 
-int sl_kernel_error(struct cni_error *err, int kerr, const char *what)
-{
-	unsigned code = CNI_ERR_NETLINK;
-	if (kerr == -EEXIST)
-		code = CNI_ERR_EXISTS;
-	else if (kerr == -ENODEV)
-		code = CNI_ERR_NOT_FOUND;
-	return cni_errorf(err, code, "%s: %s", what, strerror(-kerr));
-}
-
 /* ---- create ---- */
 
 static int put_kind_data(struct nl_msg *m, const struct sublink_spec *s)
@@ -260,9 +175,9 @@ static int put_kind_data(struct nl_msg *m, const struct sublink_spec *s)
 int sublink_create(struct nl_sock *sk, const struct sublink_spec *s, const char *name, struct cni_error *err)
 {
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-	struct nl_msg *m = sl_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof(ifi));
+	_cleanup_msg_ struct nl_msg *m = cnl_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof(ifi));
 	if (!m)
-		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
+		return CNL_OOM(err);
 	int bad = nla_put_string(m, IFLA_IFNAME, name) < 0;
 	if (s->master_index > 0)
 		bad |= nla_put_u32(m, IFLA_LINK, (uint32_t)s->master_index) < 0;
@@ -273,23 +188,16 @@ int sublink_create(struct nl_sock *sk, const struct sublink_spec *s, const char 
 	if (s->has_mac)
 		bad |= nla_put(m, IFLA_ADDRESS, SUBLINK_MAC_LEN, s->mac) < 0;
 	bad |= put_kind_data(m, s) < 0;
-	if (bad) {
-		nlmsg_free(m);
+	if (bad)
 		return cni_errorf(err, CNI_ERR_INTERNAL, "failed to build %s request", s->kind);
-	}
-	int r = sl_request(sk, m, NULL, NULL);
-	nlmsg_free(m);
-	if (r == -EOPNOTSUPP)
+	if (cnl_do(sk, m, NULL, NULL, err, "failed to create %s", s->kind) == 0)
+		return 0;
+	if (cnl_last_errno() == EOPNOTSUPP)
 		return cni_errorf(err, CNI_ERR_KERNEL_FEATURE,
 				  "failed to create %s: the running kernel has no %s support (driver \"%s\" not built "
 				  "in and not loadable)",
 				  s->kind, s->kind, kind_module(s->kind));
-	if (r < 0) {
-		char what[96];
-		snprintf(what, sizeof(what), "failed to create %s", s->kind);
-		return sl_kernel_error(err, r, what);
-	}
-	return 0;
+	return -1;
 }
 
 int sublink_create_in(struct nl_sock *sk_master, struct nl_sock *sk_target, const struct sublink_spec *spec,
@@ -369,16 +277,15 @@ static void parse_linkinfo(struct nlattr *li, struct sublink_info *info)
 	}
 }
 
-static int link_cb(struct nl_msg *msg, void *arg)
+static int link_cb(const struct nlmsghdr *h, void *arg)
 {
 	struct sublink_info *info = arg;
-	struct nlmsghdr *h = nlmsg_hdr(msg);
 	if (h->nlmsg_type != RTM_NEWLINK)
-		return NL_OK;
-	struct ifinfomsg *ifi = nlmsg_data(h);
+		return 0;
+	const struct ifinfomsg *ifi = NLMSG_DATA(h);
 	struct nlattr *tb[IFLA_MAX + 1];
-	if (nlmsg_parse(h, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0)
-		return NL_OK;
+	if (nlmsg_parse((struct nlmsghdr *)h, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0)
+		return 0;
 	info->ifindex = ifi->ifi_index;
 	info->flags = ifi->ifi_flags;
 	if (tb[IFLA_IFNAME])
@@ -398,7 +305,7 @@ static int link_cb(struct nl_msg *msg, void *arg)
 			 (const char *)nla_data(tb[IFLA_IFALIAS]));
 	if (tb[IFLA_LINKINFO])
 		parse_linkinfo(tb[IFLA_LINKINFO], info);
-	return NL_OK;
+	return 0;
 }
 
 int sublink_get(struct nl_sock *sk, int ifindex, const char *name, struct sublink_info *info, struct cni_error *err)
@@ -410,25 +317,19 @@ int sublink_get(struct nl_sock *sk, int ifindex, const char *name, struct sublin
 	if (!ifindex && (!name || !*name || strlen(name) >= IF_NAMESIZE))
 		return cni_errorf(err, CNI_ERR_NOT_FOUND, "link \"%s\" not found", name ? name : "");
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
-	struct nl_msg *m = sl_msg(RTM_GETLINK, 0, &ifi, sizeof(ifi));
+	_cleanup_msg_ struct nl_msg *m = cnl_msg(RTM_GETLINK, 0, &ifi, sizeof(ifi));
 	if (!m || (!ifindex && nla_put_string(m, IFLA_IFNAME, name) < 0) ||
-	    nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0) {
-		if (m)
-			nlmsg_free(m);
-		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
-	}
-	int r = sl_request(sk, m, link_cb, info);
-	nlmsg_free(m);
+	    nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
+		return CNL_OOM(err);
+	int r = cnl_talk(sk, m, link_cb, info, NULL, 0);
 	if (r == -ENODEV || (r == 0 && !info->ifindex)) {
 		if (ifindex)
 			return cni_errorf(err, CNI_ERR_NOT_FOUND, "link with index %d not found", ifindex);
 		return cni_errorf(err, CNI_ERR_NOT_FOUND, "link \"%s\" not found", name);
 	}
-	if (r < 0) {
-		char what[64];
-		snprintf(what, sizeof(what), "failed to look up link \"%s\"", name ? name : "?");
-		return sl_kernel_error(err, r, what);
-	}
+	if (r < 0)
+		return cni_errorf(err, CNI_ERR_NETLINK, "failed to look up link \"%s\": %s", name ? name : "?",
+				  strerror(-r));
 	return 0;
 }
 
@@ -439,22 +340,22 @@ struct find_ctx {
 	bool found;
 };
 
-static int find_cb(struct nl_msg *msg, void *arg)
+static int find_cb(const struct nlmsghdr *h, void *arg)
 {
 	struct find_ctx *f = arg;
 	if (f->found)
-		return NL_OK;
+		return 0;
 	struct sublink_info i;
 	memset(&i, 0, sizeof(i));
 	i.link_netnsid = -1;
 	i.vlan_id = -1;
 	i.tun_owner = i.tun_group = -1;
-	link_cb(msg, &i);
+	link_cb(h, &i);
 	if (i.ifindex && f->match(&i, f->arg)) {
 		*f->out = i;
 		f->found = true;
 	}
-	return NL_OK;
+	return 0;
 }
 
 int sublink_find(struct nl_sock *sk, bool (*match)(const struct sublink_info *, void *), void *arg,
@@ -464,18 +365,14 @@ int sublink_find(struct nl_sock *sk, bool (*match)(const struct sublink_info *, 
 	struct find_ctx f = { .match = match, .arg = arg, .out = info };
 	for (int attempt = 0; attempt < 5 && r == -EINTR; attempt++) {
 		struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-		struct nl_msg *m = sl_msg(RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
-		if (!m || nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0) {
-			if (m)
-				nlmsg_free(m);
-			return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
-		}
+		_cleanup_msg_ struct nl_msg *m = cnl_msg(RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
+		if (!m || nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
+			return CNL_OOM(err);
 		f.found = false;
-		r = sl_request(sk, m, find_cb, &f);
-		nlmsg_free(m);
+		r = cnl_talk(sk, m, find_cb, &f, NULL, 0);
 	}
 	if (r < 0)
-		return sl_kernel_error(err, r, "failed to list links");
+		return cni_errorf(err, CNI_ERR_NETLINK, "failed to list links: %s", strerror(-r));
 	if (!f.found)
 		return cni_errorf(err, CNI_ERR_NOT_FOUND, "no matching link found");
 	return 0;
@@ -488,28 +385,21 @@ static int link_delete(struct nl_sock *sk, int ifindex, const char *name, bool *
 	if (gone)
 		*gone = false;
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
-	struct nl_msg *m = sl_msg(RTM_DELLINK, 0, &ifi, sizeof(ifi));
-	if (!m || (name && nla_put_string(m, IFLA_IFNAME, name) < 0)) {
-		if (m)
-			nlmsg_free(m);
-		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
-	}
-	int r = sl_request(sk, m, NULL, NULL);
-	nlmsg_free(m);
-	if (r == -ENODEV) {
+	_cleanup_msg_ struct nl_msg *m = cnl_msg(RTM_DELLINK, 0, &ifi, sizeof(ifi));
+	if (!m || (name && nla_put_string(m, IFLA_IFNAME, name) < 0))
+		return CNL_OOM(err);
+	struct cni_error e = { 0 };
+	int r = name ? cnl_do(sk, m, NULL, NULL, &e, "failed to delete link \"%s\"", name)
+		     : cnl_do(sk, m, NULL, NULL, &e, "failed to delete link %d", ifindex);
+	if (r == 0)
+		return 0;
+	if (cnl_last_errno() == ENODEV) {
 		if (gone)
 			*gone = true;
 		return 0;
 	}
-	if (r < 0) {
-		char what[64];
-		if (name)
-			snprintf(what, sizeof(what), "failed to delete link \"%s\"", name);
-		else
-			snprintf(what, sizeof(what), "failed to delete link %d", ifindex);
-		return sl_kernel_error(err, r, what);
-	}
-	return 0;
+	*err = e;
+	return -1;
 }
 
 int sublink_delete(struct nl_sock *sk, const char *name, bool *gone, struct cni_error *err)
@@ -534,9 +424,9 @@ int sublink_change(struct nl_sock *sk, int ifindex, const struct sublink_change 
 		ifi.ifi_change = IFF_UP;
 		ifi.ifi_flags = c->up ? IFF_UP : 0;
 	}
-	struct nl_msg *m = sl_msg(RTM_NEWLINK, 0, &ifi, sizeof(ifi));
+	_cleanup_msg_ struct nl_msg *m = cnl_msg(RTM_NEWLINK, 0, &ifi, sizeof(ifi));
 	if (!m)
-		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
+		return CNL_OOM(err);
 	int bad = 0;
 	if (c->name)
 		bad |= nla_put_string(m, IFLA_IFNAME, c->name) < 0;
@@ -550,19 +440,10 @@ int sublink_change(struct nl_sock *sk, int ifindex, const struct sublink_change 
 		bad |= nla_put_u32(m, IFLA_MASTER, (uint32_t)c->master_index) < 0;
 	if (c->ns_fd >= 0)
 		bad |= nla_put_u32(m, IFLA_NET_NS_FD, (uint32_t)c->ns_fd) < 0;
-	if (bad) {
-		nlmsg_free(m);
-		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
-	}
-	int r = sl_request(sk, m, NULL, NULL);
-	nlmsg_free(m);
-	if (r < 0) {
-		char what[96];
-		snprintf(what, sizeof(what), "failed to change link %d%s%s%s", ifindex, c->name ? " (name \"" : "",
-			 c->name ? c->name : "", c->name ? "\")" : "");
-		return sl_kernel_error(err, r, what);
-	}
-	return 0;
+	if (bad)
+		return CNL_OOM(err);
+	return cnl_do(sk, m, NULL, NULL, err, "failed to change link %d%s%s%s", ifindex, c->name ? " (name \"" : "",
+		      c->name ? c->name : "", c->name ? "\")" : "");
 }
 
 /* ---- default route ---- */
@@ -571,26 +452,26 @@ struct defroute {
 	int oif;
 };
 
-static int defroute_cb(struct nl_msg *msg, void *arg)
+static int defroute_cb(const struct nlmsghdr *h, void *arg)
 {
 	struct defroute *d = arg;
-	struct nlmsghdr *h = nlmsg_hdr(msg);
 	if (d->oif || h->nlmsg_type != RTM_NEWROUTE)
-		return NL_OK;
-	struct rtmsg *rt = nlmsg_data(h);
+		return 0;
+	const struct rtmsg *rt = NLMSG_DATA(h);
 	struct nlattr *tb[RTA_MAX + 1];
-	if (rt->rtm_dst_len != 0 || rt->rtm_type != RTN_UNICAST || nlmsg_parse(h, sizeof(*rt), tb, RTA_MAX, NULL) < 0)
-		return NL_OK;
+	if (rt->rtm_dst_len != 0 || rt->rtm_type != RTN_UNICAST ||
+	    nlmsg_parse((struct nlmsghdr *)h, sizeof(*rt), tb, RTA_MAX, NULL) < 0)
+		return 0;
 	uint32_t table = tb[RTA_TABLE] ? nla_get_u32(tb[RTA_TABLE]) : rt->rtm_table;
 	if (table != RT_TABLE_MAIN)
-		return NL_OK;
+		return 0;
 	if (tb[RTA_OIF]) {
 		d->oif = (int)nla_get_u32(tb[RTA_OIF]);
 	} else if (tb[RTA_MULTIPATH] && nla_len(tb[RTA_MULTIPATH]) >= (int)sizeof(struct rtnexthop)) {
 		struct rtnexthop *nh = nla_data(tb[RTA_MULTIPATH]);
 		d->oif = nh->rtnh_ifindex;
 	}
-	return NL_OK;
+	return 0;
 }
 
 int sublink_default_route_ifname(struct nl_sock *sk, char name[IF_NAMESIZE], struct cni_error *err)
@@ -601,15 +482,14 @@ int sublink_default_route_ifname(struct nl_sock *sk, char name[IF_NAMESIZE], str
 		int r = -EINTR;
 		for (int attempt = 0; attempt < 5 && r == -EINTR; attempt++) {
 			struct rtmsg rt = { .rtm_family = (unsigned char)families[f], .rtm_table = RT_TABLE_MAIN };
-			struct nl_msg *m = sl_msg(RTM_GETROUTE, NLM_F_DUMP, &rt, sizeof(rt));
+			_cleanup_msg_ struct nl_msg *m = cnl_msg(RTM_GETROUTE, NLM_F_DUMP, &rt, sizeof(rt));
 			if (!m)
-				return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
+				return CNL_OOM(err);
 			d.oif = 0;
-			r = sl_request(sk, m, defroute_cb, &d);
-			nlmsg_free(m);
+			r = cnl_talk(sk, m, defroute_cb, &d, NULL, 0);
 		}
 		if (r < 0)
-			return sl_kernel_error(err, r, "failed to list routes");
+			return cni_errorf(err, CNI_ERR_NETLINK, "failed to list routes: %s", strerror(-r));
 	}
 	if (!d.oif)
 		return cni_errorf(err, CNI_ERR_NOT_FOUND, "no default route interface found");
@@ -617,34 +497,6 @@ int sublink_default_route_ifname(struct nl_sock *sk, char name[IF_NAMESIZE], str
 	if (sublink_get(sk, d.oif, NULL, &info, err) < 0)
 		return -1;
 	snprintf(name, IF_NAMESIZE, "%s", info.name);
-	return 0;
-}
-
-/* ---- sysctl ---- */
-
-int sublink_sysctl_set(const char *path, const char *value, struct cni_error *err)
-{
-	char full[256], cur[64];
-	snprintf(full, sizeof(full), "/proc/sys/%s", path);
-	int fd = open(full, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return cni_errorf_errno(err, CNI_ERR_NETLINK, errno, "failed to open sysctl %s", path);
-	ssize_t n = read(fd, cur, sizeof(cur) - 1);
-	if (n > 0) {
-		cur[n] = 0;
-		if (cur[n - 1] == '\n')
-			cur[n - 1] = 0;
-		if (!strcmp(cur, value)) {
-			close(fd);
-			return 0;
-		}
-	}
-	size_t len = strlen(value);
-	ssize_t w = pwrite(fd, value, len, 0);
-	int e = errno;
-	close(fd);
-	if (w != (ssize_t)len)
-		return cni_errorf_errno(err, CNI_ERR_NETLINK, w < 0 ? e : EIO, "failed to set sysctl %s=%s", path, value);
 	return 0;
 }
 
