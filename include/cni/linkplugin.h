@@ -33,14 +33,14 @@ struct lp_add_opts {
 	const char *link_kind;     /* for messages ("macvlan") */
 	/* called on failure after the link exists, instead of deleting it
 	 * (host-device gives the device back); NULL = delete */
-	int (*undo_link)(struct lp_ctx *x, const struct sublink_info *link, void *arg);
+	int (*undo_link)(struct lp_ctx *x, const struct cnl_link *link, void *arg);
 	void *undo_arg;
 };
 
 /* After the link `link` (already named CNI_IFNAME in the container) exists:
  * IPAM ADD, sysctls, addresses, up, routes, result in call->result. Every
  * failure deletes the link (or runs undo_link) and releases IPAM. */
-int lp_finish_add(struct lp_ctx *x, const struct sublink_info *link, const struct lp_add_opts *o);
+int lp_finish_add(struct lp_ctx *x, const struct cnl_link *link, const struct lp_add_opts *o);
 
 /* DEL: IPAM DEL first when ipam_type (its error is returned, like the
  * reference), then delete CNI_IFNAME in the netns when it still exists.
@@ -50,10 +50,10 @@ int lp_del(struct cni_call *c, const char *ipam_type);
 /* CHECK: prevResult required; the interface CNI_IFNAME with sandbox
  * CNI_NETNS; fills *link (in the container) and *iface (index in prev).
  * The plugin checks type/mode/MAC, then lp_check_ips checks IPs + routes. */
-int lp_check_begin(struct lp_ctx *x, const char *ipam_type, struct sublink_info *link, int *iface);
-int lp_check_ips(struct lp_ctx *x, const struct sublink_info *link, int iface);
+int lp_check_begin(struct lp_ctx *x, const char *ipam_type, struct cnl_link *link, int *iface);
+int lp_check_ips(struct lp_ctx *x, const struct cnl_link *link, int iface);
 /* prevResult MAC (if any) equals the link's. */
-int lp_check_mac(struct lp_ctx *x, const struct sublink_info *link, int iface);
+int lp_check_mac(struct lp_ctx *x, const struct cnl_link *link, int iface);
 
 /* STATUS / GC: forward to IPAM when ipam.type is set. */
 int lp_forward_ipam(struct cni_call *c);

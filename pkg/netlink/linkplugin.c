@@ -69,7 +69,7 @@ static int copy_ips(struct cni_result *dst, const struct cni_result *src, struct
 	return 0;
 }
 
-int lp_finish_add(struct lp_ctx *x, const struct sublink_info *link, const struct lp_add_opts *o)
+int lp_finish_add(struct lp_ctx *x, const struct cnl_link *link, const struct lp_add_opts *o)
 {
 	struct cni_call *c = x->call;
 	struct cni_error *err = &c->err;
@@ -82,7 +82,7 @@ int lp_finish_add(struct lp_ctx *x, const struct sublink_info *link, const struc
 		goto fail;
 	}
 	if (link->has_mac)
-		sublink_mac_fmt(link->mac, mac);
+		cnl_mac_fmt(link->mac, mac);
 	if (cni_result_add_interface(r, c->ifname, link->has_mac ? mac : NULL, c->netns) < 0) {
 		cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 		goto fail;
@@ -131,7 +131,7 @@ fail:;
 	if (o->undo_link)
 		o->undo_link(x, link, o->undo_arg);
 	else
-		sublink_delete_index(x->sk_ct, link->ifindex, &ignored);
+		cnl_link_del(x->sk_ct, link->ifindex, &ignored);
 	if (ipam_done) {
 		struct cni_error e2 = { 0 };
 		cni_delegate(c, o->ipam_type, CNI_CMD_DEL, NULL, &e2);
@@ -153,10 +153,15 @@ int lp_del(struct cni_call *c, const char *ipam_type)
 	_cleanup_nl_ struct nl_sock *sk = cnl_open_netns(nsfd, &c->err);
 	if (!sk)
 		return -1;
-	return sublink_delete(sk, c->ifname, NULL, &c->err);
+	if (cnl_link_del_name(sk, c->ifname, &c->err) < 0) {
+		if (c->err.code != CNI_ERR_NOT_FOUND)
+			return -1;
+		cni_error_clear(&c->err); /* already gone */
+	}
+	return 0;
 }
 
-int lp_check_begin(struct lp_ctx *x, const char *ipam_type, struct sublink_info *link, int *iface)
+int lp_check_begin(struct lp_ctx *x, const char *ipam_type, struct cnl_link *link, int *iface)
 {
 	struct cni_call *c = x->call;
 	if (ipam_type && cni_delegate(c, ipam_type, CNI_CMD_CHECK, NULL, &c->err) < 0)
@@ -175,30 +180,30 @@ int lp_check_begin(struct lp_ctx *x, const char *ipam_type, struct sublink_info 
 		return cni_errorf(&c->err, CNI_ERR_CHECK_FAILED,
 				  "prevResult has no interface \"%s\" with sandbox \"%s\"", c->ifname, c->netns);
 	*iface = idx;
-	if (sublink_get(x->sk_ct, 0, c->ifname, link, &c->err) < 0) {
+	if (cnl_link_query(x->sk_ct, c->ifname, 0, link, &c->err) < 0) {
 		c->err.code = CNI_ERR_CHECK_FAILED;
 		return cni_error_wrap(&c->err, "container interface \"%s\" of prevResult not found", c->ifname);
 	}
 	return 0;
 }
 
-int lp_check_mac(struct lp_ctx *x, const struct sublink_info *link, int iface)
+int lp_check_mac(struct lp_ctx *x, const struct cnl_link *link, int iface)
 {
 	struct cni_call *c = x->call;
 	const char *want = c->prev->interfaces[iface].mac;
 	if (!want || !*want)
 		return 0;
-	uint8_t m[SUBLINK_MAC_LEN];
+	uint8_t m[6];
 	char have[18] = "";
 	if (link->has_mac)
-		sublink_mac_fmt(link->mac, have);
-	if (sublink_mac_parse(want, m) < 0 || !link->has_mac || memcmp(m, link->mac, SUBLINK_MAC_LEN))
+		cnl_mac_fmt(link->mac, have);
+	if (cnl_mac_parse(want, m) < 0 || !link->has_mac || memcmp(m, link->mac, 6))
 		return cni_errorf(&c->err, CNI_ERR_CHECK_FAILED, "interface %s Mac %s doesn't match container Mac: %s",
 				  c->ifname, want, have);
 	return 0;
 }
 
-int lp_check_ips(struct lp_ctx *x, const struct sublink_info *link, int iface)
+int lp_check_ips(struct lp_ctx *x, const struct cnl_link *link, int iface)
 {
 	struct cni_call *c = x->call;
 	if (cnl_check_addresses(x->sk_ct, link->ifindex, c->ifname, c->prev, iface, &c->err) < 0)

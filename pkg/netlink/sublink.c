@@ -1,4 +1,4 @@
-/* Sub-links (macvlan, ipvlan, vlan, dummy), tap, link changes and lookups
+/* Sub-links (macvlan, ipvlan, vlan, dummy), tap and multi-attribute link changes
  * with raw rtnetlink messages, exchanged through pkg/netlink's cnl_talk /
  * cnl_do (one request path per socket: the kernel's errno and extended-ack
  * text end up in the message). Every attribute the plugins need is spelled
@@ -21,32 +21,6 @@
 #include "nl_internal.h"
 
 /* ---- small parsers ---- */
-
-int sublink_mac_parse(const char *s, uint8_t mac[SUBLINK_MAC_LEN])
-{
-	unsigned v[6];
-	char sep1, sep2, sep3, sep4, sep5, extra;
-	if (!s || strlen(s) != 17)
-		return -1;
-	if (sscanf(s, "%2x%c%2x%c%2x%c%2x%c%2x%c%2x%c", &v[0], &sep1, &v[1], &sep2, &v[2], &sep3, &v[3], &sep4,
-		   &v[4], &sep5, &v[5], &extra) != 11)
-		return -1;
-	char sep = sep1;
-	if ((sep != ':' && sep != '-') || sep2 != sep || sep3 != sep || sep4 != sep || sep5 != sep)
-		return -1;
-	for (int i = 0; i < 17; i++)
-		if (i % 3 != 2 && !strchr("0123456789abcdefABCDEF", s[i]))
-			return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
-	return 0;
-}
-
-const char *sublink_mac_fmt(const uint8_t mac[SUBLINK_MAC_LEN], char buf[18])
-{
-	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-	return buf;
-}
 
 static const struct { const char *name; uint32_t mode; } macvlan_modes[] = {
 	{ "bridge", MACVLAN_MODE_BRIDGE }, { "private", MACVLAN_MODE_PRIVATE }, { "vepa", MACVLAN_MODE_VEPA },
@@ -186,7 +160,7 @@ int sublink_create(struct nl_sock *sk, const struct sublink_spec *s, const char 
 	if (s->mtu > 0)
 		bad |= nla_put_u32(m, IFLA_MTU, (uint32_t)s->mtu) < 0;
 	if (s->has_mac)
-		bad |= nla_put(m, IFLA_ADDRESS, SUBLINK_MAC_LEN, s->mac) < 0;
+		bad |= nla_put(m, IFLA_ADDRESS, 6, s->mac) < 0;
 	bad |= put_kind_data(m, s) < 0;
 	if (bad)
 		return cni_errorf(err, CNI_ERR_INTERNAL, "failed to build %s request", s->kind);
@@ -201,7 +175,7 @@ int sublink_create(struct nl_sock *sk, const struct sublink_spec *s, const char 
 }
 
 int sublink_create_in(struct nl_sock *sk_master, struct nl_sock *sk_target, const struct sublink_spec *spec,
-		      const char *ifname, struct sublink_info *info, struct cni_error *err)
+		      const char *ifname, struct cnl_link *link, struct cni_error *err)
 {
 	char tmp[IF_NAMESIZE];
 	int r = -1;
@@ -213,209 +187,25 @@ int sublink_create_in(struct nl_sock *sk_master, struct nl_sock *sk_target, cons
 	}
 	if (r < 0)
 		return -1;
-	struct sublink_info tinfo;
-	if (sublink_get(sk_target, 0, tmp, &tinfo, err) < 0)
+	struct cnl_link tl;
+	if (cnl_link_query(sk_target, tmp, 0, &tl, err) < 0)
 		return cni_error_wrap(err, "failed to find new %s \"%s\"", spec->kind, tmp);
 	struct sublink_change chg = SUBLINK_CHANGE_INIT;
 	chg.name = ifname;
-	if (sublink_change(sk_target, tinfo.ifindex, &chg, err) < 0) {
+	if (sublink_change(sk_target, tl.ifindex, &chg, err) < 0) {
 		struct cni_error ignored = { 0 };
-		sublink_delete_index(sk_target, tinfo.ifindex, &ignored);
+		cnl_link_del(sk_target, tl.ifindex, &ignored);
 		return cni_error_wrap(err, "failed to rename %s to \"%s\"", spec->kind, ifname);
 	}
-	if (sublink_get(sk_target, tinfo.ifindex, NULL, info, err) < 0) {
+	if (cnl_link_query(sk_target, NULL, tl.ifindex, link, err) < 0) {
 		struct cni_error ignored = { 0 };
-		sublink_delete_index(sk_target, tinfo.ifindex, &ignored);
+		cnl_link_del(sk_target, tl.ifindex, &ignored);
 		return -1;
 	}
 	return 0;
 }
 
-/* ---- lookup ---- */
-
-static void parse_linkinfo(struct nlattr *li, struct sublink_info *info)
-{
-	struct nlattr *tb[IFLA_INFO_MAX + 1];
-	if (nla_parse_nested(tb, IFLA_INFO_MAX, li, NULL) < 0)
-		return;
-	if (tb[IFLA_INFO_KIND])
-		snprintf(info->kind, sizeof(info->kind), "%s", (const char *)nla_data(tb[IFLA_INFO_KIND]));
-	if (!tb[IFLA_INFO_DATA])
-		return;
-	if (!strcmp(info->kind, "macvlan") || !strcmp(info->kind, "macvtap")) {
-		struct nlattr *d[IFLA_MACVLAN_MAX + 1];
-		if (nla_parse_nested(d, IFLA_MACVLAN_MAX, tb[IFLA_INFO_DATA], NULL) == 0 && d[IFLA_MACVLAN_MODE]) {
-			info->macvlan_mode = nla_get_u32(d[IFLA_MACVLAN_MODE]);
-			info->has_macvlan_mode = true;
-		}
-	} else if (!strcmp(info->kind, "ipvlan")) {
-		struct nlattr *d[IFLA_IPVLAN_MAX + 1];
-		if (nla_parse_nested(d, IFLA_IPVLAN_MAX, tb[IFLA_INFO_DATA], NULL) == 0) {
-			if (d[IFLA_IPVLAN_MODE]) {
-				info->ipvlan_mode = nla_get_u16(d[IFLA_IPVLAN_MODE]);
-				info->has_ipvlan_mode = true;
-			}
-			if (d[IFLA_IPVLAN_FLAGS])
-				info->ipvlan_flags = nla_get_u16(d[IFLA_IPVLAN_FLAGS]);
-		}
-	} else if (!strcmp(info->kind, "vlan")) {
-		struct nlattr *d[IFLA_VLAN_MAX + 1];
-		if (nla_parse_nested(d, IFLA_VLAN_MAX, tb[IFLA_INFO_DATA], NULL) == 0 && d[IFLA_VLAN_ID])
-			info->vlan_id = nla_get_u16(d[IFLA_VLAN_ID]);
-	} else if (!strcmp(info->kind, "tun")) {
-		struct nlattr *d[IFLA_TUN_MAX + 1];
-		if (nla_parse_nested(d, IFLA_TUN_MAX, tb[IFLA_INFO_DATA], NULL) == 0) {
-			if (d[IFLA_TUN_TYPE])
-				info->tun_type = nla_get_u8(d[IFLA_TUN_TYPE]);
-			if (d[IFLA_TUN_MULTI_QUEUE])
-				info->tun_multi_queue = nla_get_u8(d[IFLA_TUN_MULTI_QUEUE]);
-			if (d[IFLA_TUN_OWNER])
-				info->tun_owner = nla_get_u32(d[IFLA_TUN_OWNER]);
-			if (d[IFLA_TUN_GROUP])
-				info->tun_group = nla_get_u32(d[IFLA_TUN_GROUP]);
-		}
-	}
-}
-
-static int link_cb(const struct nlmsghdr *h, void *arg)
-{
-	struct sublink_info *info = arg;
-	if (h->nlmsg_type != RTM_NEWLINK)
-		return 0;
-	const struct ifinfomsg *ifi = NLMSG_DATA(h);
-	struct nlattr *tb[IFLA_MAX + 1];
-	if (nlmsg_parse((struct nlmsghdr *)h, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0)
-		return 0;
-	info->ifindex = ifi->ifi_index;
-	info->flags = ifi->ifi_flags;
-	if (tb[IFLA_IFNAME])
-		snprintf(info->name, sizeof(info->name), "%s", (const char *)nla_data(tb[IFLA_IFNAME]));
-	if (tb[IFLA_MTU])
-		info->mtu = (int)nla_get_u32(tb[IFLA_MTU]);
-	if (tb[IFLA_LINK])
-		info->master_index = (int)nla_get_u32(tb[IFLA_LINK]);
-	if (tb[IFLA_LINK_NETNSID])
-		info->link_netnsid = (int)nla_get_s32(tb[IFLA_LINK_NETNSID]);
-	if (tb[IFLA_ADDRESS] && nla_len(tb[IFLA_ADDRESS]) == SUBLINK_MAC_LEN) {
-		memcpy(info->mac, nla_data(tb[IFLA_ADDRESS]), SUBLINK_MAC_LEN);
-		info->has_mac = true;
-	}
-	if (tb[IFLA_IFALIAS])
-		snprintf(info->alias, sizeof(info->alias), "%.*s", nla_len(tb[IFLA_IFALIAS]),
-			 (const char *)nla_data(tb[IFLA_IFALIAS]));
-	if (tb[IFLA_LINKINFO])
-		parse_linkinfo(tb[IFLA_LINKINFO], info);
-	return 0;
-}
-
-int sublink_get(struct nl_sock *sk, int ifindex, const char *name, struct sublink_info *info, struct cni_error *err)
-{
-	memset(info, 0, sizeof(*info));
-	info->link_netnsid = -1;
-	info->vlan_id = -1;
-	info->tun_owner = info->tun_group = -1;
-	if (!ifindex && (!name || !*name || strlen(name) >= IF_NAMESIZE))
-		return cni_errorf(err, CNI_ERR_NOT_FOUND, "link \"%s\" not found", name ? name : "");
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
-	_cleanup_msg_ struct nl_msg *m = cnl_msg(RTM_GETLINK, 0, &ifi, sizeof(ifi));
-	if (!m || (!ifindex && nla_put_string(m, IFLA_IFNAME, name) < 0) ||
-	    nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
-		return CNL_OOM(err);
-	int r = cnl_talk(sk, m, link_cb, info, NULL, 0);
-	if (r == -ENODEV || (r == 0 && !info->ifindex)) {
-		if (ifindex)
-			return cni_errorf(err, CNI_ERR_NOT_FOUND, "link with index %d not found", ifindex);
-		return cni_errorf(err, CNI_ERR_NOT_FOUND, "link \"%s\" not found", name);
-	}
-	if (r < 0)
-		return cni_errorf(err, CNI_ERR_NETLINK, "failed to look up link \"%s\": %s", name ? name : "?",
-				  strerror(-r));
-	return 0;
-}
-
-struct find_ctx {
-	bool (*match)(const struct sublink_info *, void *);
-	void *arg;
-	struct sublink_info *out;
-	bool found;
-};
-
-static int find_cb(const struct nlmsghdr *h, void *arg)
-{
-	struct find_ctx *f = arg;
-	if (f->found)
-		return 0;
-	struct sublink_info i;
-	memset(&i, 0, sizeof(i));
-	i.link_netnsid = -1;
-	i.vlan_id = -1;
-	i.tun_owner = i.tun_group = -1;
-	link_cb(h, &i);
-	if (i.ifindex && f->match(&i, f->arg)) {
-		*f->out = i;
-		f->found = true;
-	}
-	return 0;
-}
-
-int sublink_find(struct nl_sock *sk, bool (*match)(const struct sublink_info *, void *), void *arg,
-		 struct sublink_info *info, struct cni_error *err)
-{
-	int r = -EINTR;
-	struct find_ctx f = { .match = match, .arg = arg, .out = info };
-	for (int attempt = 0; attempt < 5 && r == -EINTR; attempt++) {
-		struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-		_cleanup_msg_ struct nl_msg *m = cnl_msg(RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
-		if (!m || nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
-			return CNL_OOM(err);
-		f.found = false;
-		r = cnl_talk(sk, m, find_cb, &f, NULL, 0);
-	}
-	if (r < 0)
-		return cni_errorf(err, CNI_ERR_NETLINK, "failed to list links: %s", strerror(-r));
-	if (!f.found)
-		return cni_errorf(err, CNI_ERR_NOT_FOUND, "no matching link found");
-	return 0;
-}
-
-/* ---- delete / change ---- */
-
-static int link_delete(struct nl_sock *sk, int ifindex, const char *name, bool *gone, struct cni_error *err)
-{
-	if (gone)
-		*gone = false;
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
-	_cleanup_msg_ struct nl_msg *m = cnl_msg(RTM_DELLINK, 0, &ifi, sizeof(ifi));
-	if (!m || (name && nla_put_string(m, IFLA_IFNAME, name) < 0))
-		return CNL_OOM(err);
-	struct cni_error e = { 0 };
-	int r = name ? cnl_do(sk, m, NULL, NULL, &e, "failed to delete link \"%s\"", name)
-		     : cnl_do(sk, m, NULL, NULL, &e, "failed to delete link %d", ifindex);
-	if (r == 0)
-		return 0;
-	if (cnl_last_errno() == ENODEV) {
-		if (gone)
-			*gone = true;
-		return 0;
-	}
-	*err = e;
-	return -1;
-}
-
-int sublink_delete(struct nl_sock *sk, const char *name, bool *gone, struct cni_error *err)
-{
-	if (!name || !*name || strlen(name) >= IF_NAMESIZE) {
-		if (gone)
-			*gone = true;
-		return 0;
-	}
-	return link_delete(sk, 0, name, gone, err);
-}
-
-int sublink_delete_index(struct nl_sock *sk, int ifindex, struct cni_error *err)
-{
-	return link_delete(sk, ifindex, NULL, NULL, err);
-}
+/* ---- change ---- */
 
 int sublink_change(struct nl_sock *sk, int ifindex, const struct sublink_change *c, struct cni_error *err)
 {
@@ -431,7 +221,7 @@ int sublink_change(struct nl_sock *sk, int ifindex, const struct sublink_change 
 	if (c->name)
 		bad |= nla_put_string(m, IFLA_IFNAME, c->name) < 0;
 	if (c->mac)
-		bad |= nla_put(m, IFLA_ADDRESS, SUBLINK_MAC_LEN, c->mac) < 0;
+		bad |= nla_put(m, IFLA_ADDRESS, 6, c->mac) < 0;
 	if (c->alias)
 		bad |= nla_put(m, IFLA_IFALIAS, (int)strlen(c->alias), c->alias) < 0;
 	if (c->mtu > 0)
@@ -493,8 +283,8 @@ int sublink_default_route_ifname(struct nl_sock *sk, char name[IF_NAMESIZE], str
 	}
 	if (!d.oif)
 		return cni_errorf(err, CNI_ERR_NOT_FOUND, "no default route interface found");
-	struct sublink_info info;
-	if (sublink_get(sk, d.oif, NULL, &info, err) < 0)
+	struct cnl_link info;
+	if (cnl_link_query(sk, NULL, d.oif, &info, err) < 0)
 		return -1;
 	snprintf(name, IF_NAMESIZE, "%s", info.name);
 	return 0;

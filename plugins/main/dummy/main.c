@@ -17,7 +17,7 @@ static int cmd_add(struct cni_call *c)
 	int r = lp_open(c, &x);
 	if (r == 0) {
 		struct sublink_spec spec = { .kind = "dummy", .ns_fd = x.nsfd };
-		struct sublink_info link;
+		struct cnl_link link;
 		/* sent from the plugin's netns straight into the container */
 		r = sublink_create_in(x.sk_host, x.sk_ct, &spec, c->ifname, &link, &c->err);
 		if (r == 0) {
@@ -38,7 +38,7 @@ static int cmd_check(struct cni_call *c)
 {
 	struct lp_ctx x;
 	int r = lp_open(c, &x);
-	struct sublink_info link;
+	struct cnl_link link;
 	int iface = -1;
 	if (r == 0)
 		r = lp_check_begin(&x, cni_ipam_type(c->conf), &link, &iface);

@@ -24,7 +24,7 @@ struct conf {
 	long long mtu;
 	bool link_in_container;
 	const char *ipam_type;
-	struct sublink_info master_info;
+	struct cnl_link master_info;
 };
 
 static int load_conf(struct lp_ctx *x, struct conf *k)
@@ -57,7 +57,7 @@ static int load_conf(struct lp_ctx *x, struct conf *k)
 		}
 		k->master = k->master_buf;
 	}
-	if (sublink_get(sk, 0, k->master, &k->master_info, err) < 0)
+	if (cnl_link_query(sk, k->master, 0, &k->master_info, err) < 0)
 		return cni_error_wrap(err, "failed to lookup master \"%s\"", k->master);
 	return 0;
 }
@@ -83,7 +83,7 @@ static int cmd_add(struct cni_call *c)
 			.ns_fd = k.link_in_container ? -1 : x.nsfd, .mtu = (int)k.mtu,
 			.ipvlan_mode = k.mode, .ipvlan_flags = k.flags,
 		};
-		struct sublink_info link;
+		struct cnl_link link;
 		r = sublink_create_in(k.link_in_container ? x.sk_ct : x.sk_host, x.sk_ct, &spec, c->ifname, &link,
 				      &c->err);
 		if (r == 0) {
@@ -108,7 +108,7 @@ static int cmd_check(struct cni_call *c)
 	struct lp_ctx x;
 	int r = lp_open(c, &x);
 	struct conf k;
-	struct sublink_info link;
+	struct cnl_link link;
 	int iface = -1;
 	if (r == 0)
 		r = load_conf(&x, &k);

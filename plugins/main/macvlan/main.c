@@ -27,11 +27,11 @@ struct conf {
 	long long mtu;
 	const char *mac_s;
 	bool has_mac;
-	uint8_t mac[SUBLINK_MAC_LEN];
+	uint8_t mac[6];
 	bool link_in_container;
 	long long bcqueuelen;
 	const char *ipam_type;
-	struct sublink_info master_info;
+	struct cnl_link master_info;
 };
 
 /* Parse and resolve the master (ADD, CHECK). x must be open. */
@@ -55,14 +55,14 @@ static int load_conf(struct lp_ctx *x, struct conf *k)
 			return -1;
 		k->master = k->master_buf;
 	}
-	if (sublink_get(sk, 0, k->master, &k->master_info, err) < 0)
+	if (cnl_link_query(sk, k->master, 0, &k->master_info, err) < 0)
 		return cni_error_wrap(err, "failed to lookup master \"%s\"", k->master);
 	if (k->mtu < 0 || k->mtu > k->master_info.mtu)
-		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "invalid MTU %lld, must be [0, master MTU(%d)]", k->mtu,
+		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "invalid MTU %lld, must be [0, master MTU(%u)]", k->mtu,
 				  k->master_info.mtu);
 	k->mac_s = lp_mac_choice(c, conf_mac);
 	if (k->mac_s) {
-		if (sublink_mac_parse(k->mac_s, k->mac) < 0)
+		if (cnl_mac_parse(k->mac_s, k->mac) < 0)
 			return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "invalid args %s for MAC addr", k->mac_s);
 		k->has_mac = true;
 	}
@@ -83,7 +83,7 @@ static int cmd_add(struct cni_call *c)
 			.macvlan_mode = k.mode, .bc_queue_len = (uint32_t)k.bcqueuelen,
 		};
 		memcpy(spec.mac, k.mac, sizeof(spec.mac));
-		struct sublink_info link;
+		struct cnl_link link;
 		r = sublink_create_in(k.link_in_container ? x.sk_ct : x.sk_host, x.sk_ct, &spec, c->ifname, &link,
 				      &c->err);
 		if (r == 0) {
@@ -109,7 +109,7 @@ static int cmd_check(struct cni_call *c)
 	struct lp_ctx x;
 	int r = lp_open(c, &x);
 	struct conf k;
-	struct sublink_info link;
+	struct cnl_link link;
 	int iface = -1;
 	if (r == 0)
 		r = load_conf(&x, &k);

@@ -22,7 +22,7 @@
 struct conf {
 	const char *mac_s, *bridge, *selinux;
 	bool has_mac, multi_queue;
-	uint8_t mac[SUBLINK_MAC_LEN];
+	uint8_t mac[6];
 	long long mtu, owner, group;
 	const char *ipam_type;
 };
@@ -45,7 +45,7 @@ static int load_conf(struct cni_call *c, struct conf *k)
 				  k->selinux);
 	k->mac_s = lp_mac_choice(c, conf_mac);
 	if (k->mac_s) {
-		if (sublink_mac_parse(k->mac_s, k->mac) < 0)
+		if (cnl_mac_parse(k->mac_s, k->mac) < 0)
 			return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "invalid args %s for MAC addr", k->mac_s);
 		k->has_mac = true;
 	}
@@ -72,15 +72,15 @@ static int cmd_add(struct cni_call *c)
 	struct lp_ctx x;
 	int r = lp_open(c, &x);
 	struct tap_args ta = { .k = &k };
-	struct sublink_info link, br;
-	if (r == 0 && k.bridge && *k.bridge && sublink_get(x.sk_ct, 0, k.bridge, &br, &c->err) < 0)
+	struct cnl_link link, br;
+	if (r == 0 && k.bridge && *k.bridge && cnl_link_query(x.sk_ct, k.bridge, 0, &br, &c->err) < 0)
 		r = cni_error_wrap(&c->err, "failed to find bridge \"%s\" in the container", k.bridge);
 	if (r == 0) {
 		sublink_temp_name("tap", ta.tmp);
 		r = netns_run_fd(x.nsfd, tap_in_ns, &ta, &c->err);
 	}
 	if (r == 0)
-		r = sublink_get(x.sk_ct, 0, ta.tmp, &link, &c->err);
+		r = cnl_link_query(x.sk_ct, ta.tmp, 0, &link, &c->err);
 	if (r == 0) {
 		struct sublink_change chg = SUBLINK_CHANGE_INIT;
 		chg.name = c->ifname;
@@ -90,10 +90,10 @@ static int cmd_add(struct cni_call *c)
 			chg.master_index = br.ifindex;
 		r = sublink_change(x.sk_ct, link.ifindex, &chg, &c->err);
 		if (r == 0)
-			r = sublink_get(x.sk_ct, link.ifindex, NULL, &link, &c->err);
+			r = cnl_link_query(x.sk_ct, NULL, link.ifindex, &link, &c->err);
 		if (r < 0) {
 			struct cni_error ignored = { 0 };
-			sublink_delete_index(x.sk_ct, link.ifindex, &ignored);
+			cnl_link_del(x.sk_ct, link.ifindex, &ignored);
 			cni_error_wrap(&c->err, "failed to set up tap \"%s\"", c->ifname);
 		}
 	}
@@ -120,7 +120,7 @@ static int cmd_check(struct cni_call *c)
 		return -1;
 	struct lp_ctx x;
 	int r = lp_open(c, &x);
-	struct sublink_info link;
+	struct cnl_link link;
 	int iface = -1;
 	if (r == 0)
 		r = lp_check_begin(&x, k.ipam_type, &link, &iface);

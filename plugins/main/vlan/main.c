@@ -18,7 +18,7 @@ struct conf {
 	long long vlan_id, mtu;
 	bool link_in_container;
 	const char *ipam_type;
-	struct sublink_info master_info;
+	struct cnl_link master_info;
 };
 
 static int parse_conf(struct cni_call *c, struct conf *k)
@@ -47,10 +47,10 @@ static int load_conf(struct lp_ctx *x, struct conf *k)
 	if (!k->ipam_type)
 		return cni_errorf(&c->err, CNI_ERR_INVALID_CONFIG, "vlan interface requires an IPAM configuration (ipam.type)");
 	struct nl_sock *sk = k->link_in_container ? x->sk_ct : x->sk_host;
-	if (sublink_get(sk, 0, k->master, &k->master_info, &c->err) < 0)
+	if (cnl_link_query(sk, k->master, 0, &k->master_info, &c->err) < 0)
 		return cni_error_wrap(&c->err, "failed to lookup master \"%s\"", k->master);
 	if (k->mtu < 0 || k->mtu > k->master_info.mtu)
-		return cni_errorf(&c->err, CNI_ERR_INVALID_CONFIG, "invalid MTU %lld, must be [0, master MTU(%d)]", k->mtu,
+		return cni_errorf(&c->err, CNI_ERR_INVALID_CONFIG, "invalid MTU %lld, must be [0, master MTU(%u)]", k->mtu,
 				  k->master_info.mtu);
 	return 0;
 }
@@ -67,7 +67,7 @@ static int cmd_add(struct cni_call *c)
 			.kind = "vlan", .master_index = k.master_info.ifindex,
 			.ns_fd = k.link_in_container ? -1 : x.nsfd, .mtu = (int)k.mtu, .vlan_id = (int)k.vlan_id,
 		};
-		struct sublink_info link;
+		struct cnl_link link;
 		r = sublink_create_in(k.link_in_container ? x.sk_ct : x.sk_host, x.sk_ct, &spec, c->ifname, &link,
 				      &c->err);
 		if (r == 0) {
@@ -89,7 +89,7 @@ static int cmd_check(struct cni_call *c)
 	struct lp_ctx x;
 	int r = lp_open(c, &x);
 	struct conf k;
-	struct sublink_info link;
+	struct cnl_link link;
 	int iface = -1;
 	if (r == 0)
 		r = load_conf(&x, &k);
