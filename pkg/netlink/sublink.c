@@ -238,55 +238,25 @@ int sublink_change(struct nl_sock *sk, int ifindex, const struct sublink_change 
 
 /* ---- default route ---- */
 
-struct defroute {
-	int oif;
-};
-
-static int defroute_cb(const struct nlmsghdr *h, void *arg)
-{
-	struct defroute *d = arg;
-	if (d->oif || h->nlmsg_type != RTM_NEWROUTE)
-		return 0;
-	const struct rtmsg *rt = NLMSG_DATA(h);
-	struct nlattr *tb[RTA_MAX + 1];
-	if (rt->rtm_dst_len != 0 || rt->rtm_type != RTN_UNICAST ||
-	    nlmsg_parse((struct nlmsghdr *)h, sizeof(*rt), tb, RTA_MAX, NULL) < 0)
-		return 0;
-	uint32_t table = tb[RTA_TABLE] ? nla_get_u32(tb[RTA_TABLE]) : rt->rtm_table;
-	if (table != RT_TABLE_MAIN)
-		return 0;
-	if (tb[RTA_OIF]) {
-		d->oif = (int)nla_get_u32(tb[RTA_OIF]);
-	} else if (tb[RTA_MULTIPATH] && nla_len(tb[RTA_MULTIPATH]) >= (int)sizeof(struct rtnexthop)) {
-		struct rtnexthop *nh = nla_data(tb[RTA_MULTIPATH]);
-		d->oif = nh->rtnh_ifindex;
-	}
-	return 0;
-}
-
 int sublink_default_route_ifname(struct nl_sock *sk, char name[IF_NAMESIZE], struct cni_error *err)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
-	struct defroute d = { 0 };
-	for (size_t f = 0; f < ARRAY_SIZE(families) && !d.oif; f++) {
-		int r = -EINTR;
-		for (int attempt = 0; attempt < 5 && r == -EINTR; attempt++) {
-			struct rtmsg rt = { .rtm_family = (unsigned char)families[f], .rtm_table = RT_TABLE_MAIN };
-			_cleanup_msg_ struct nl_msg *m = cnl_msg(RTM_GETROUTE, NLM_F_DUMP, &rt, sizeof(rt));
-			if (!m)
-				return CNL_OOM(err);
-			d.oif = 0;
-			r = cnl_talk(sk, m, defroute_cb, &d, NULL, 0);
-		}
-		if (r < 0)
-			return cni_errorf(err, CNI_ERR_NETLINK, "failed to list routes: %s", strerror(-r));
+	int oif = 0;
+	for (size_t f = 0; f < ARRAY_SIZE(families) && !oif; f++) {
+		_cleanup_free_ struct cnl_route *r = NULL;
+		size_t n = 0;
+		if (cnl_route_list(sk, 0, families[f], RT_TABLE_MAIN, &r, &n, err) < 0)
+			return -1;
+		for (size_t i = 0; i < n && !oif; i++)
+			if (r[i].dst.prefix == 0 && r[i].type == RTN_UNICAST)
+				oif = r[i].oif;
 	}
-	if (!d.oif)
+	if (!oif)
 		return cni_errorf(err, CNI_ERR_NOT_FOUND, "no default route interface found");
-	struct cnl_link info;
-	if (cnl_link_query(sk, NULL, d.oif, &info, err) < 0)
+	struct cnl_link l;
+	if (cnl_link_query(sk, NULL, oif, &l, err) < 0)
 		return -1;
-	snprintf(name, IF_NAMESIZE, "%s", info.name);
+	snprintf(name, IF_NAMESIZE, "%s", l.name);
 	return 0;
 }
 
