@@ -27,6 +27,7 @@ struct conf {
 	const char *ipam_type;
 	char pci_buf[128];
 	bool auxiliary;
+	struct cnl_link dev;   /* ADD: the host device found */
 };
 
 static int load_conf(struct cni_call *c, struct conf *k)
@@ -149,57 +150,55 @@ static int undo_move(struct lp_ctx *x, const struct cnl_link *link, void *arg)
 	return r;
 }
 
+static int create_link(struct lp_ctx *x, void *arg, struct cnl_link *link, struct lp_add_opts *o)
+{
+	struct conf *k = arg;
+	struct cni_call *c = x->call;
+	struct cnl_link *dev = &k->dev;
+	if (find_device(x->sk_host, k, dev, &c->err) < 0)
+		return cni_error_wrap(&c->err, "failed to find host device");
+	struct sublink_change prep = SUBLINK_CHANGE_INIT;
+	prep.up = 0;
+	prep.alias = dev->name;
+	if (sublink_change(x->sk_host, dev->ifindex, &prep, &c->err) < 0)
+		return -1;
+	if (cnl_link_query(x->sk_ct, c->ifname, 0, link, &c->err) == 0)
+		return cni_errorf(&c->err, CNI_ERR_EXISTS, "container already has an interface named \"%s\"", c->ifname);
+	cni_error_clear(&c->err);
+	/* one request: the kernel moves the device, then renames it in the
+	 * container; when the rename fails the device is already there under
+	 * its old name and has to come back */
+	struct sublink_change mv = SUBLINK_CHANGE_INIT;
+	mv.ns_fd = x->nsfd;
+	mv.name = c->ifname;
+	if (sublink_change(x->sk_host, dev->ifindex, &mv, &c->err) < 0) {
+		struct cni_error ignored = { 0 };
+		struct cnl_link stray;
+		if (cnl_link_query(x->sk_ct, dev->name, 0, &stray, &ignored) == 0)
+			undo_move(x, &stray, dev->name);
+		struct sublink_change clr = SUBLINK_CHANGE_INIT;
+		clr.alias = "";
+		if (cnl_link_query(x->sk_host, dev->name, 0, &stray, &ignored) == 0)
+			sublink_change(x->sk_host, stray.ifindex, &clr, &ignored);
+		return cni_error_wrap(&c->err, "failed to move \"%s\" into the container as \"%s\"", dev->name,
+				      c->ifname);
+	}
+	*o = (struct lp_add_opts){
+		.ipam_type = k->ipam_type, .dns = LP_DNS_CONF, .bring_up_l2 = true, .link_kind = "host-device",
+		.undo_link = undo_move, .undo_arg = dev->name,
+	};
+	return cnl_link_query(x->sk_ct, c->ifname, 0, link, &c->err);
+}
+
+/* the config is loaded before the netns is opened; any link kind */
+static const struct lp_spec host_device = { .create = create_link };
+
 static int cmd_add(struct cni_call *c)
 {
 	struct conf k;
 	if (load_conf(c, &k) < 0)
 		return -1;
-	struct lp_ctx x;
-	int r = lp_open(c, &x);
-	struct cnl_link dev, link;
-	if (r == 0 && find_device(x.sk_host, &k, &dev, &c->err) < 0)
-		r = cni_error_wrap(&c->err, "failed to find host device");
-	if (r == 0) {
-		struct sublink_change prep = SUBLINK_CHANGE_INIT;
-		prep.up = 0;
-		prep.alias = dev.name;
-		r = sublink_change(x.sk_host, dev.ifindex, &prep, &c->err);
-	}
-	if (r == 0 && cnl_link_query(x.sk_ct, c->ifname, 0, &link, &c->err) == 0)
-		r = cni_errorf(&c->err, CNI_ERR_EXISTS, "container already has an interface named \"%s\"", c->ifname);
-	else if (r == 0)
-		cni_error_clear(&c->err);
-	if (r == 0) {
-		/* one request: the kernel moves the device, then renames it in
-		 * the container; when the rename fails the device is already
-		 * there under its old name and has to come back */
-		struct sublink_change mv = SUBLINK_CHANGE_INIT;
-		mv.ns_fd = x.nsfd;
-		mv.name = c->ifname;
-		r = sublink_change(x.sk_host, dev.ifindex, &mv, &c->err);
-		if (r < 0) {
-			struct cni_error ignored = { 0 };
-			struct cnl_link stray;
-			if (cnl_link_query(x.sk_ct, dev.name, 0, &stray, &ignored) == 0)
-				undo_move(&x, &stray, dev.name);
-			struct sublink_change clr = SUBLINK_CHANGE_INIT;
-			clr.alias = "";
-			if (cnl_link_query(x.sk_host, dev.name, 0, &stray, &ignored) == 0)
-				sublink_change(x.sk_host, stray.ifindex, &clr, &ignored);
-			cni_error_wrap(&c->err, "failed to move \"%s\" into the container as \"%s\"", dev.name, c->ifname);
-		}
-	}
-	if (r == 0)
-		r = cnl_link_query(x.sk_ct, c->ifname, 0, &link, &c->err);
-	if (r == 0) {
-		struct lp_add_opts o = {
-			.ipam_type = k.ipam_type, .dns = LP_DNS_CONF, .bring_up_l2 = true, .link_kind = "host-device",
-			.undo_link = undo_move, .undo_arg = dev.name,
-		};
-		r = lp_finish_add(&x, &link, &o);
-	}
-	lp_close(&x);
-	return r;
+	return lp_add(c, &host_device, &k);
 }
 
 static bool match_returned(const struct cnl_link *i, void *arg)
@@ -277,18 +276,7 @@ static int cmd_check(struct cni_call *c)
 	struct conf k;
 	if (load_conf(c, &k) < 0)
 		return -1;
-	struct lp_ctx x;
-	int r = lp_open(c, &x);
-	struct cnl_link link;
-	int iface = -1;
-	if (r == 0)
-		r = lp_check_begin(&x, k.ipam_type, &link, &iface);
-	if (r == 0)
-		r = lp_check_mac(&x, &link, iface);
-	if (r == 0)
-		r = lp_check_ips(&x, &link, iface);
-	lp_close(&x);
-	return r;
+	return lp_check(c, &host_device, &k);
 }
 
 static const struct cni_plugin plugin = {
