@@ -57,7 +57,7 @@ struct lp_spec {
 	/* CHECK: the plugin's comparisons after the kind (may be NULL). */
 	int (*check)(struct lp_ctx *x, void *conf, const struct cnl_link *link);
 };
-/* open, load, create, lp_finish_add, close */
+/* open, load, create, then IPAM, addresses, routes and the result; close */
 int lp_add(struct cni_call *c, const struct lp_spec *s, void *conf);
 /* open, load, IPAM CHECK (ipam.type), the prevResult interface, kind, the
  * plugin's check, MAC, addresses and routes, close */
