@@ -64,9 +64,20 @@ struct cnl_link {
 	int brport_hairpin;   /* -1 unknown */
 	int brport_isolated;  /* -1 unknown */
 	int br_vlan_filtering;/* bridges: 0/1, -1 unknown */
+	char alias[256];      /* IFLA_IFALIAS (kernel limit IFALIASZ), "" = none */
+	uint32_t macvlan_mode;/* MACVLAN_MODE_* of a macvlan/macvtap, else 0 */
+	uint16_t ipvlan_mode, ipvlan_flags; /* IPVLAN_MODE_* / IPVLAN_F_* of an ipvlan */
+	int vlan_id;          /* 802.1q id of a vlan, else -1 */
+	uint32_t tun_type;    /* IFF_TUN / IFF_TAP of a tun device, else 0 */
 };
-/* By name (ifindex 0) or by index (name NULL). */
+/* By name (ifindex 0) or by index (name NULL). A name that cannot exist
+ * (empty, IF_NAMESIZE or longer) is CNI_ERR_NOT_FOUND like a missing one. */
 int cnl_link_query(struct nl_sock *sk, const char *name, int ifindex, struct cnl_link *out, struct cni_error *err);
+/* First link of a full dump for which match(link, arg) is true; a dump,
+ * so only for selectors that cannot name the link (e.g. a MAC address).
+ * CNI_ERR_NOT_FOUND when none matches. */
+int cnl_link_find(struct nl_sock *sk, bool (*match)(const struct cnl_link *, void *), void *arg,
+		  struct cnl_link *out, struct cni_error *err);
 
 int cnl_link_set_up(struct nl_sock *sk, int ifindex, bool up, struct cni_error *err);
 int cnl_link_set_mtu(struct nl_sock *sk, int ifindex, unsigned mtu, struct cni_error *err);
@@ -210,6 +221,15 @@ int cnl_wait_bridge_port(struct nl_sock *sk, int ifindex, int timeout_ms, struct
  * ECMP-append semantics, a route without gw using the first gateway of its
  * family, and priority/table/scope of 1.1.0 routes (mtu/advmss too). */
 int cnl_configure_iface(struct nl_sock *sk, const char *ifname, const struct cni_result *res, struct cni_error *err);
+
+/* CHECK (the reference's ValidateExpectedInterfaceIPs / ValidateExpectedRoute):
+ * every address of res meant for `ifname` (entries with interface index
+ * `iface` or without an index) is on ifindex; every route of res is in the
+ * routing tables of sk's netns (same destination, and the gateway when res
+ * names one). CNI_ERR_CHECK_FAILED naming the first missing one. */
+int cnl_check_addresses(struct nl_sock *sk, int ifindex, const char *ifname, const struct cni_result *res,
+			int iface, struct cni_error *err);
+int cnl_check_routes(struct nl_sock *sk, const struct cni_result *res, struct cni_error *err);
 
 /* Format / parse a MAC "aa:bb:cc:dd:ee:ff" ('-' separators accepted). */
 const char *cnl_mac_fmt(const uint8_t mac[6], char buf[18]);

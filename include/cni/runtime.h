@@ -158,8 +158,9 @@ void *cni_base64_decode(const char *s, size_t *len);
 #define CNI_SHA512_LEN 64
 void cni_sha512(const void *data, size_t len, uint8_t out[CNI_SHA512_LEN]);
 
-/* cnitool's CNI_ARGS rule: "K=V;K2=V2", every pair exactly one '=' with a
- * non-empty key and value. code 4 naming the bad pair. */
+/* cnitool's CNI_ARGS rule: cni_args_parse (every pair exactly one '=')
+ * plus a non-empty key and value. code 4, "invalid CNI_ARGS pair" naming
+ * the bad pair. */
 int cni_rt_parse_cni_args(const char *s, struct cni_arg **out, size_t *n, struct cni_error *err);
 /* CAP_ARGS: a JSON object (or empty/"null" = none). code 6. */
 int cni_rt_parse_cap_args(const char *s, json_t **out, struct cni_error *err);

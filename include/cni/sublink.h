@@ -12,9 +12,9 @@
  * not know (driver not built in, module not loadable) is CNI_ERR_KERNEL_FEATURE
  * naming the missing driver.
  *
- * The IP configuration part at the end (sublink_configure_iface and friends)
- * is this branch's stand-in for the shared "apply an IPAM result to an
- * interface" helper; it is meant to be folded into pkg/netlink later. */
+ * Looking links up (cnl_link_query, cnl_link_find), deleting them, MAC text,
+ * applying an IPAM result and checking it again are the shared cnl_* of
+ * cni/netlink.h; this header has only what the link plugins add to them. */
 #ifndef CNI_SUBLINK_H
 #define CNI_SUBLINK_H
 
@@ -24,9 +24,8 @@
 #include <stdint.h>
 
 #include "cni/common.h"
+#include "cni/netlink.h"
 #include "cni/result.h"
-
-#define SUBLINK_MAC_LEN 6
 
 struct sublink_spec {
 	const char *kind;       /* "macvlan", "ipvlan", "vlan", "dummy" */
@@ -34,7 +33,7 @@ struct sublink_spec {
 	int ns_fd;              /* target netns; -1 = the sending socket's netns */
 	int mtu;                /* 0 = inherit */
 	bool has_mac;
-	uint8_t mac[SUBLINK_MAC_LEN];
+	uint8_t mac[6];
 	/* macvlan */
 	uint32_t macvlan_mode;  /* MACVLAN_MODE_* */
 	uint32_t bc_queue_len;  /* 0 = kernel default */
@@ -44,33 +43,6 @@ struct sublink_spec {
 	/* vlan */
 	int vlan_id;
 };
-
-/* What the kernel says about one link. */
-struct sublink_info {
-	int ifindex;
-	char name[IF_NAMESIZE];
-	char kind[32];          /* IFLA_INFO_KIND, "" for a plain device */
-	unsigned flags;         /* IFF_* */
-	int mtu;
-	int master_index;       /* IFLA_LINK (parent), 0 when none */
-	int link_netnsid;       /* IFLA_LINK_NETNSID, -1 when parent is in the same netns */
-	uint8_t mac[SUBLINK_MAC_LEN];
-	bool has_mac;
-	char alias[256];          /* IFLA_IFALIAS (kernel limit IFALIASZ) */
-	uint32_t macvlan_mode;
-	bool has_macvlan_mode;
-	uint16_t ipvlan_mode, ipvlan_flags;
-	bool has_ipvlan_mode;
-	int vlan_id;            /* -1 when not a vlan */
-	uint32_t tun_type;      /* IFLA_TUN_TYPE (IFF_TUN / IFF_TAP), 0 when not a tun */
-	bool tun_multi_queue;
-	long long tun_owner, tun_group; /* -1 = none */
-};
-
-/* Parse "aa:bb:cc:dd:ee:ff" (also '-' separated). 0 / -1. */
-int sublink_mac_parse(const char *s, uint8_t mac[SUBLINK_MAC_LEN]);
-/* Lower-case colon form, as the reference prints MACs. */
-const char *sublink_mac_fmt(const uint8_t mac[SUBLINK_MAC_LEN], char buf[18]);
 
 /* "macvlan"/"ipvlan"/... ; NULL-safe readable names of modes. */
 int sublink_macvlan_mode_parse(const char *s, uint32_t *mode);
@@ -90,23 +62,9 @@ int sublink_create(struct nl_sock *sk, const struct sublink_spec *spec, const ch
 
 /* The whole pattern: create with a temporary name (sent on sk_master, into
  * spec->ns_fd), rename it to `ifname` on sk_target (a socket in the target
- * netns), delete it again if the rename fails. *info gets the final link. */
+ * netns), delete it again if the rename fails. *link gets the final link. */
 int sublink_create_in(struct nl_sock *sk_master, struct nl_sock *sk_target, const struct sublink_spec *spec,
-		      const char *ifname, struct sublink_info *info, struct cni_error *err);
-
-/* Look up a link by name (ifindex 0) or index; CNI_ERR_NOT_FOUND when absent. */
-int sublink_get(struct nl_sock *sk, int ifindex, const char *name, struct sublink_info *info,
-		struct cni_error *err);
-
-/* First link of a full dump for which match(info, arg) is true (a dump: only
- * for selectors that cannot name the link, e.g. a MAC address). */
-int sublink_find(struct nl_sock *sk, bool (*match)(const struct sublink_info *, void *), void *arg,
-		 struct sublink_info *info, struct cni_error *err);
-
-/* Delete a link by name; *gone (may be NULL) tells it was already absent,
- * which is not an error. */
-int sublink_delete(struct nl_sock *sk, const char *name, bool *gone, struct cni_error *err);
-int sublink_delete_index(struct nl_sock *sk, int ifindex, struct cni_error *err);
+		      const char *ifname, struct cnl_link *link, struct cni_error *err);
 
 /* Change attributes of an existing link (RTM_NEWLINK on ifindex). Any of
  * name/mac/alias may be NULL, mtu 0 and master -1 mean unchanged, ns_fd -1
@@ -127,30 +85,10 @@ int sublink_change(struct nl_sock *sk, int ifindex, const struct sublink_change 
  * (IPv4 first, then IPv6), as the reference picks a default master. */
 int sublink_default_route_ifname(struct nl_sock *sk, char name[IF_NAMESIZE], struct cni_error *err);
 
-/* Write a sysctl under /proc/sys (path like "net/ipv4/conf/eth0/arp_notify")
- * in the current netns; skipped when it already holds the value. */
-int sublink_sysctl_set(const char *path, const char *value, struct cni_error *err);
-
 /* TAP device by ioctl on /dev/net/tun, in the current netns of the caller:
  * persistent, IFF_TAP|IFF_NO_PI|IFF_VNET_HDR (+IFF_MULTI_QUEUE), owner/group
  * when >= 0. */
 int sublink_tap_create(const char *name, bool multi_queue, long long owner, long long group,
 		       struct cni_error *err);
-
-/* ---- IP configuration of a container interface (to fold into pkg/netlink) ---- */
-
-/* Apply r to the link `ifname` (ifindex) in the current netns, as the
- * reference's ipam.ConfigureIface: IPv6 enabled when needed, addresses added,
- * link set up, wait for DAD when an IPv6 gateway is present, routes added
- * (ECMP append; gw defaults to the family's first gateway). Every ips[] entry
- * with an interface index must point at the interface named ifname. */
-int sublink_configure_iface(struct nl_sock *sk, int ifindex, const char *ifname, const struct cni_result *r,
-			    struct cni_error *err);
-
-/* CHECK helpers: every address of r (for interface index iface, or without
- * index) is on ifindex; every route of r exists in the current netns. */
-int sublink_check_addresses(struct nl_sock *sk, int ifindex, const char *ifname, const struct cni_result *r,
-			    int iface, struct cni_error *err);
-int sublink_check_routes(struct nl_sock *sk, const struct cni_result *r, struct cni_error *err);
 
 #endif

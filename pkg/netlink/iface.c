@@ -82,3 +82,60 @@ int cnl_configure_iface(struct nl_sock *sk, const char *ifname, const struct cni
 	}
 	return 0;
 }
+
+/* ---- CHECK of an applied result (ip.ValidateExpectedInterfaceIPs / ValidateExpectedRoute) ---- */
+
+static bool ip_for_iface(const struct cni_result *res, size_t i, const char *ifname)
+{
+	int idx = res->ips[i].interface;
+	return idx < 0 || ((size_t)idx < res->n_interfaces && res->interfaces[idx].name &&
+			   !strcmp(res->interfaces[idx].name, ifname));
+}
+
+int cnl_check_addresses(struct nl_sock *sk, int ifindex, const char *ifname, const struct cni_result *res,
+			int iface, struct cni_error *err)
+{
+	_cleanup_free_ struct cni_cidr *have = NULL;
+	size_t n = 0;
+	if (cnl_addr_list(sk, ifindex, AF_UNSPEC, &have, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < res->n_ips; i++) {
+		const struct cni_cidr *want = &res->ips[i].address;
+		if ((res->ips[i].interface >= 0 && res->ips[i].interface != iface) || !ip_for_iface(res, i, ifname))
+			continue;
+		bool found = false;
+		for (size_t k = 0; k < n && !found; k++)
+			found = cni_ip_eq(&have[k].ip, &want->ip) && have[k].prefix == want->prefix;
+		char b[CNI_CIDR_STRLEN];
+		if (!found)
+			return cni_errorf(err, CNI_ERR_CHECK_FAILED, "interface \"%s\" does not have the expected address %s",
+					  ifname, cni_cidr_fmt(want, b));
+	}
+	return 0;
+}
+
+int cnl_check_routes(struct nl_sock *sk, const struct cni_result *res, struct cni_error *err)
+{
+	if (res->n_routes == 0)
+		return 0;
+	_cleanup_free_ struct cnl_route *have = NULL;
+	size_t n = 0;
+	if (cnl_route_list(sk, 0, AF_UNSPEC, 0, &have, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < res->n_routes; i++) {
+		const struct cni_route *want = &res->routes[i];
+		struct cni_cidr wnet = cni_cidr_network(&want->dst);
+		bool found = false;
+		for (size_t k = 0; k < n && !found; k++)
+			found = have[k].dst.prefix == wnet.prefix && cni_ip_eq(&have[k].dst.ip, &wnet.ip) &&
+				(!cni_ip_is_set(&want->gw) || cni_ip_eq(&have[k].gw, &want->gw));
+		char b[CNI_CIDR_STRLEN], g[CNI_IP_STRLEN] = "<nil>";
+		if (!found) {
+			if (cni_ip_is_set(&want->gw))
+				cni_ip_fmt(&want->gw, g);
+			return cni_errorf(err, CNI_ERR_CHECK_FAILED, "route (dst %s, gw %s) not found in the container",
+					  cni_cidr_fmt(&want->dst, b), g);
+		}
+	}
+	return 0;
+}

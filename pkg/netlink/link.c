@@ -51,6 +51,32 @@ static void copy_str(char *dst, size_t len, const struct nlattr *a)
 	snprintf(dst, len, "%.*s", (int)nla_len(a), (const char *)nla_data(a));
 }
 
+/* IFLA_INFO_DATA of the link kinds the link plugins create and check. */
+static void parse_kind_data(struct cnl_link *l, struct nlattr *data)
+{
+	if (!strcmp(l->kind, "macvlan") || !strcmp(l->kind, "macvtap")) {
+		struct nlattr *d[IFLA_MACVLAN_MAX + 1];
+		if (nla_parse_nested(d, IFLA_MACVLAN_MAX, data, NULL) == 0 && d[IFLA_MACVLAN_MODE])
+			l->macvlan_mode = nla_get_u32(d[IFLA_MACVLAN_MODE]);
+	} else if (!strcmp(l->kind, "ipvlan")) {
+		struct nlattr *d[IFLA_IPVLAN_MAX + 1];
+		if (nla_parse_nested(d, IFLA_IPVLAN_MAX, data, NULL) == 0) {
+			if (d[IFLA_IPVLAN_MODE])
+				l->ipvlan_mode = nla_get_u16(d[IFLA_IPVLAN_MODE]);
+			if (d[IFLA_IPVLAN_FLAGS])
+				l->ipvlan_flags = nla_get_u16(d[IFLA_IPVLAN_FLAGS]);
+		}
+	} else if (!strcmp(l->kind, "vlan")) {
+		struct nlattr *d[IFLA_VLAN_MAX + 1];
+		if (nla_parse_nested(d, IFLA_VLAN_MAX, data, NULL) == 0 && d[IFLA_VLAN_ID])
+			l->vlan_id = nla_get_u16(d[IFLA_VLAN_ID]);
+	} else if (!strcmp(l->kind, "tun")) {
+		struct nlattr *d[IFLA_TUN_MAX + 1];
+		if (nla_parse_nested(d, IFLA_TUN_MAX, data, NULL) == 0 && d[IFLA_TUN_TYPE])
+			l->tun_type = nla_get_u8(d[IFLA_TUN_TYPE]);
+	}
+}
+
 static int parse_link(const struct nlmsghdr *h, void *arg)
 {
 	struct cnl_link *l = arg;
@@ -65,7 +91,9 @@ static int parse_link(const struct nlmsghdr *h, void *arg)
 	l->flags = ifi->ifi_flags;
 	l->link_netnsid = -1;
 	l->brport_state = l->brport_hairpin = l->brport_isolated = l->br_vlan_filtering = -1;
+	l->vlan_id = -1;
 	copy_str(l->name, sizeof(l->name), tb[IFLA_IFNAME]);
+	copy_str(l->alias, sizeof(l->alias), tb[IFLA_IFALIAS]);
 	if (tb[IFLA_MTU])
 		l->mtu = nla_get_u32(tb[IFLA_MTU]);
 	if (tb[IFLA_ADDRESS] && nla_len(tb[IFLA_ADDRESS]) == 6) {
@@ -102,6 +130,8 @@ static int parse_link(const struct nlmsghdr *h, void *arg)
 			    nla_parse_nested(bd, IFLA_BR_MAX, li[IFLA_INFO_DATA], NULL) == 0 &&
 			    bd[IFLA_BR_VLAN_FILTERING])
 				l->br_vlan_filtering = nla_get_u8(bd[IFLA_BR_VLAN_FILTERING]);
+			if (li[IFLA_INFO_DATA])
+				parse_kind_data(l, li[IFLA_INFO_DATA]);
 		}
 	}
 	return 0;
@@ -109,6 +139,8 @@ static int parse_link(const struct nlmsghdr *h, void *arg)
 
 int cnl_link_query(struct nl_sock *sk, const char *name, int ifindex, struct cnl_link *out, struct cni_error *err)
 {
+	if (name && (!*name || strlen(name) >= IF_NAMESIZE))
+		return cni_errorf(err, CNI_ERR_NOT_FOUND, "link \"%s\" not found", name);
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = name ? 0 : ifindex };
 	_cleanup_msg_ struct nl_msg *m = cnl_msg(RTM_GETLINK, 0, &ifi, sizeof(ifi));
 	if (!m || (name && nla_put_string(m, IFLA_IFNAME, name) < 0) ||
@@ -128,6 +160,46 @@ int cnl_link_query(struct nl_sock *sk, const char *name, int ifindex, struct cnl
 			return cni_errorf(err, CNI_ERR_NETLINK, "failed to look up link \"%s\": %s", name, strerror(-r));
 		return cni_errorf(err, CNI_ERR_NETLINK, "failed to look up link %d: %s", ifindex, strerror(-r));
 	}
+	return 0;
+}
+
+struct find_ctx {
+	bool (*match)(const struct cnl_link *, void *);
+	void *arg;
+	struct cnl_link *out;
+	bool found;
+};
+
+static int find_link(const struct nlmsghdr *h, void *arg)
+{
+	struct find_ctx *f = arg;
+	struct cnl_link l;
+	if (f->found || h->nlmsg_type != RTM_NEWLINK || parse_link(h, &l) < 0)
+		return 0;
+	if (l.ifindex && f->match(&l, f->arg)) {
+		*f->out = l;
+		f->found = true;
+	}
+	return 0;
+}
+
+int cnl_link_find(struct nl_sock *sk, bool (*match)(const struct cnl_link *, void *), void *arg,
+		  struct cnl_link *out, struct cni_error *err)
+{
+	struct find_ctx f = { .match = match, .arg = arg, .out = out };
+	int r = -EINTR;
+	for (int attempt = 0; attempt < 5 && r == -EINTR; attempt++) {
+		struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+		_cleanup_msg_ struct nl_msg *m = cnl_msg(RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof(ifi));
+		if (!m || nla_put_u32(m, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS) < 0)
+			return CNL_OOM(err);
+		f.found = false;
+		r = cnl_talk(sk, m, find_link, &f, NULL, 0);
+	}
+	if (r < 0)
+		return cni_errorf(err, CNI_ERR_NETLINK, "failed to list links: %s", strerror(-r));
+	if (!f.found)
+		return cni_errorf(err, CNI_ERR_NOT_FOUND, "no matching link found");
 	return 0;
 }
 

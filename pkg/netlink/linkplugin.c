@@ -39,7 +39,6 @@ void lp_close(struct lp_ctx *x)
 
 struct conf_args {
 	struct nl_sock *sk;
-	int ifindex;
 	const char *ifname;
 	const struct cni_result *r;
 	bool notify, ndisc;
@@ -48,17 +47,13 @@ struct conf_args {
 static int configure_in_ns(void *arg, struct cni_error *err)
 {
 	struct conf_args *a = arg;
-	char path[128];
 	if (a->notify) {
 		struct cni_error ignored = { 0 };
-		snprintf(path, sizeof(path), "net/ipv4/conf/%s/arp_notify", a->ifname);
-		sublink_sysctl_set(path, "1", &ignored);
-		if (a->ndisc) {
-			snprintf(path, sizeof(path), "net/ipv6/conf/%s/ndisc_notify", a->ifname);
-			sublink_sysctl_set(path, "1", &ignored);
-		}
+		(void)cni_sysctl_setf("1", &ignored, "net/ipv4/conf/%s/arp_notify", a->ifname);
+		if (a->ndisc)
+			(void)cni_sysctl_setf("1", &ignored, "net/ipv6/conf/%s/ndisc_notify", a->ifname);
 	}
-	return sublink_configure_iface(a->sk, a->ifindex, a->ifname, a->r, err);
+	return cnl_configure_iface(a->sk, a->ifname, a->r, err);
 }
 
 static int copy_ips(struct cni_result *dst, const struct cni_result *src, struct cni_error *err)
@@ -74,7 +69,7 @@ static int copy_ips(struct cni_result *dst, const struct cni_result *src, struct
 	return 0;
 }
 
-int lp_finish_add(struct lp_ctx *x, const struct sublink_info *link, const struct lp_add_opts *o)
+static int finish_add(struct lp_ctx *x, const struct cnl_link *link, const struct lp_add_opts *o)
 {
 	struct cni_call *c = x->call;
 	struct cni_error *err = &c->err;
@@ -87,7 +82,7 @@ int lp_finish_add(struct lp_ctx *x, const struct sublink_info *link, const struc
 		goto fail;
 	}
 	if (link->has_mac)
-		sublink_mac_fmt(link->mac, mac);
+		cnl_mac_fmt(link->mac, mac);
 	if (cni_result_add_interface(r, c->ifname, link->has_mac ? mac : NULL, c->netns) < 0) {
 		cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 		goto fail;
@@ -107,7 +102,7 @@ int lp_finish_add(struct lp_ctx *x, const struct sublink_info *link, const struc
 		goto fail;
 	if (r->n_ips) {
 		struct conf_args a = {
-			.sk = x->sk_ct, .ifindex = link->ifindex, .ifname = c->ifname, .r = r,
+			.sk = x->sk_ct, .ifname = c->ifname, .r = r,
 			.notify = o->notify_sysctls, .ndisc = o->ipv6_ndisc_notify,
 		};
 		if (netns_run_fd(x->nsfd, configure_in_ns, &a, err) < 0)
@@ -136,7 +131,7 @@ fail:;
 	if (o->undo_link)
 		o->undo_link(x, link, o->undo_arg);
 	else
-		sublink_delete_index(x->sk_ct, link->ifindex, &ignored);
+		cnl_link_del(x->sk_ct, link->ifindex, &ignored);
 	if (ipam_done) {
 		struct cni_error e2 = { 0 };
 		cni_delegate(c, o->ipam_type, CNI_CMD_DEL, NULL, &e2);
@@ -144,8 +139,9 @@ fail:;
 	return -1;
 }
 
-int lp_del(struct cni_call *c, const char *ipam_type)
+int lp_del(struct cni_call *c)
 {
+	const char *ipam_type = cni_ipam_type(c->conf);
 	if (ipam_type && cni_delegate(c, ipam_type, CNI_CMD_DEL, NULL, &c->err) < 0)
 		return -1;
 	if (!*c->netns || c->netns_gone)
@@ -158,10 +154,15 @@ int lp_del(struct cni_call *c, const char *ipam_type)
 	_cleanup_nl_ struct nl_sock *sk = cnl_open_netns(nsfd, &c->err);
 	if (!sk)
 		return -1;
-	return sublink_delete(sk, c->ifname, NULL, &c->err);
+	if (cnl_link_del_name(sk, c->ifname, &c->err) < 0) {
+		if (c->err.code != CNI_ERR_NOT_FOUND)
+			return -1;
+		cni_error_clear(&c->err); /* already gone */
+	}
+	return 0;
 }
 
-int lp_check_begin(struct lp_ctx *x, const char *ipam_type, struct sublink_info *link, int *iface)
+static int check_begin(struct lp_ctx *x, const char *ipam_type, struct cnl_link *link, int *iface)
 {
 	struct cni_call *c = x->call;
 	if (ipam_type && cni_delegate(c, ipam_type, CNI_CMD_CHECK, NULL, &c->err) < 0)
@@ -180,35 +181,35 @@ int lp_check_begin(struct lp_ctx *x, const char *ipam_type, struct sublink_info 
 		return cni_errorf(&c->err, CNI_ERR_CHECK_FAILED,
 				  "prevResult has no interface \"%s\" with sandbox \"%s\"", c->ifname, c->netns);
 	*iface = idx;
-	if (sublink_get(x->sk_ct, 0, c->ifname, link, &c->err) < 0) {
+	if (cnl_link_query(x->sk_ct, c->ifname, 0, link, &c->err) < 0) {
 		c->err.code = CNI_ERR_CHECK_FAILED;
 		return cni_error_wrap(&c->err, "container interface \"%s\" of prevResult not found", c->ifname);
 	}
 	return 0;
 }
 
-int lp_check_mac(struct lp_ctx *x, const struct sublink_info *link, int iface)
+static int check_mac(struct lp_ctx *x, const struct cnl_link *link, int iface)
 {
 	struct cni_call *c = x->call;
 	const char *want = c->prev->interfaces[iface].mac;
 	if (!want || !*want)
 		return 0;
-	uint8_t m[SUBLINK_MAC_LEN];
+	uint8_t m[6];
 	char have[18] = "";
 	if (link->has_mac)
-		sublink_mac_fmt(link->mac, have);
-	if (sublink_mac_parse(want, m) < 0 || !link->has_mac || memcmp(m, link->mac, SUBLINK_MAC_LEN))
+		cnl_mac_fmt(link->mac, have);
+	if (cnl_mac_parse(want, m) < 0 || !link->has_mac || memcmp(m, link->mac, 6))
 		return cni_errorf(&c->err, CNI_ERR_CHECK_FAILED, "interface %s Mac %s doesn't match container Mac: %s",
 				  c->ifname, want, have);
 	return 0;
 }
 
-int lp_check_ips(struct lp_ctx *x, const struct sublink_info *link, int iface)
+static int check_ips(struct lp_ctx *x, const struct cnl_link *link, int iface)
 {
 	struct cni_call *c = x->call;
-	if (sublink_check_addresses(x->sk_ct, link->ifindex, c->ifname, c->prev, iface, &c->err) < 0)
+	if (cnl_check_addresses(x->sk_ct, link->ifindex, c->ifname, c->prev, iface, &c->err) < 0)
 		return -1;
-	return sublink_check_routes(x->sk_ct, c->prev, &c->err);
+	return cnl_check_routes(x->sk_ct, c->prev, &c->err);
 }
 
 int lp_forward_ipam(struct cni_call *c)
@@ -219,13 +220,93 @@ int lp_forward_ipam(struct cni_call *c)
 	return cni_delegate(c, t, c->cmd, NULL, &c->err);
 }
 
-const char *lp_mac_choice(struct cni_call *c, const char *conf_mac)
+int lp_mac(struct cni_call *c, const char *conf_mac, uint8_t mac[6], bool *has_mac)
 {
+	const char *s = NULL;
 	json_t *rc = cni_call_runtime_config(c, "mac");
-	if (rc && json_is_string(rc) && *json_string_value(rc))
-		return json_string_value(rc);
 	const char *a = cni_call_arg(c, "MAC");
-	if (a && *a)
-		return a;
-	return conf_mac && *conf_mac ? conf_mac : NULL;
+	if (rc && json_is_string(rc) && *json_string_value(rc))
+		s = json_string_value(rc);
+	else if (a && *a)
+		s = a;
+	else if (conf_mac && *conf_mac)
+		s = conf_mac;
+	*has_mac = false;
+	if (!s)
+		return 0;
+	if (cnl_mac_parse(s, mac) < 0)
+		return cni_errorf(&c->err, CNI_ERR_INVALID_CONFIG, "invalid args %s for MAC addr", s);
+	*has_mac = true;
+	return 0;
+}
+
+int lp_add(struct cni_call *c, const struct lp_spec *s, void *conf)
+{
+	struct lp_ctx x;
+	struct cnl_link link;
+	struct lp_add_opts o = { 0 };
+	int r = lp_open(c, &x);
+	if (r == 0 && s->load)
+		r = s->load(&x, conf);
+	if (r == 0)
+		r = s->create(&x, conf, &link, &o);
+	if (r == 0)
+		r = finish_add(&x, &link, &o);
+	lp_close(&x);
+	return r;
+}
+
+int lp_check(struct cni_call *c, const struct lp_spec *s, void *conf)
+{
+	struct lp_ctx x;
+	struct cnl_link link;
+	int iface = -1;
+	int r = lp_open(c, &x);
+	if (r == 0 && s->load)
+		r = s->load(&x, conf);
+	if (r == 0)
+		r = check_begin(&x, cni_ipam_type(c->conf), &link, &iface);
+	if (r == 0 && s->kind && strcmp(link.kind, s->kind))
+		r = cni_errorf(&c->err, CNI_ERR_CHECK_FAILED, "container interface %s not of type %s", c->ifname, s->kind);
+	if (r == 0 && s->check)
+		r = s->check(&x, conf, &link);
+	if (r == 0)
+		r = check_mac(&x, &link, iface);
+	if (r == 0)
+		r = check_ips(&x, &link, iface);
+	lp_close(&x);
+	return r;
+}
+
+int lp_master_parse(struct cni_call *c, struct lp_master *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (cj_str(c->conf, "master", &m->name, &c->err) < 0 || cj_int(c->conf, "mtu", &m->mtu, &c->err) < 0 ||
+	    cj_bool(c->conf, "linkInContainer", &m->in_container, &c->err) < 0)
+		return -1;
+	return 0;
+}
+
+int lp_master_resolve(struct lp_ctx *x, struct lp_master *m, bool mtu_max)
+{
+	struct cni_error *err = &x->call->err;
+	struct nl_sock *sk = m->in_container ? x->sk_ct : x->sk_host;
+	if (!m->name || !*m->name) {
+		if (sublink_default_route_ifname(sk, m->buf, err) < 0)
+			return -1;
+		m->name = m->buf;
+	}
+	if (cnl_link_query(sk, m->name, 0, &m->link, err) < 0)
+		return cni_error_wrap(err, "failed to lookup master \"%s\"", m->name);
+	if (mtu_max && (m->mtu < 0 || m->mtu > m->link.mtu))
+		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "invalid MTU %lld, must be [0, master MTU(%u)]", m->mtu,
+				  m->link.mtu);
+	return 0;
+}
+
+int lp_create_sublink(struct lp_ctx *x, struct sublink_spec *spec, bool in_container, struct cnl_link *link)
+{
+	spec->ns_fd = in_container ? -1 : x->nsfd;
+	return sublink_create_in(in_container ? x->sk_ct : x->sk_host, x->sk_ct, spec, x->call->ifname, link,
+				 &x->call->err);
 }

@@ -84,40 +84,27 @@ void *cni_base64_decode(const char *s, size_t *len)
 
 int cni_rt_parse_cni_args(const char *s, struct cni_arg **out, size_t *n, struct cni_error *err)
 {
-	*out = NULL;
-	*n = 0;
-	if (!s || !*s)
-		return 0;
-	size_t cap = 0;
-	const char *p = s;
-	for (;;) {
-		const char *end = strchr(p, ';');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		const char *eq = memchr(p, '=', len);
-		if (!eq || eq == p || eq + 1 == p + len || memchr(eq + 1, '=', len - (size_t)(eq - p) - 1)) {
-			cni_errorf(err, CNI_ERR_INVALID_ENV, "invalid CNI_ARGS pair \"%.*s\"", (int)len, p);
-			goto fail;
+	/* the plugins' parser (one '=' per pair), then cnitool's extra rule:
+	 * neither key nor value may be empty; its message names the pair */
+	struct cni_error e = { 0 };
+	if (cni_args_parse(s, out, n, &e) < 0) {
+		const char *pair = strchr(e.msg, '"');
+		if (e.code != CNI_ERR_INVALID_ENV || !pair) {
+			*err = e;
+			return -1;
 		}
-		if (cni_grow((void **)out, &cap, *n, sizeof(**out)) < 0)
-			goto oom;
-		struct cni_arg *a = &(*out)[*n];
-		a->key = strndup(p, (size_t)(eq - p));
-		a->value = strndup(eq + 1, len - (size_t)(eq - p) - 1);
-		(*n)++;
-		if (!a->key || !a->value)
-			goto oom;
-		if (!end)
-			break;
-		p = end + 1;
+		return cni_errorf(err, CNI_ERR_INVALID_ENV, "invalid CNI_ARGS pair %s", pair);
+	}
+	for (size_t i = 0; i < *n; i++) {
+		if (*(*out)[i].key && *(*out)[i].value)
+			continue;
+		cni_errorf(err, CNI_ERR_INVALID_ENV, "invalid CNI_ARGS pair \"%s=%s\"", (*out)[i].key, (*out)[i].value);
+		cni_args_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
 	}
 	return 0;
-oom:
-	cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
-fail:
-	cni_args_free(*out, *n);
-	*out = NULL;
-	*n = 0;
-	return -1;
 }
 
 int cni_rt_parse_cap_args(const char *s, json_t **out, struct cni_error *err)

@@ -8,55 +8,36 @@
 #include "cni/json.h"
 #include "cni/linkplugin.h"
 
-static int cmd_add(struct cni_call *c)
+static int create_link(struct lp_ctx *x, void *conf, struct cnl_link *link, struct lp_add_opts *o)
 {
-	const char *ipam = cni_ipam_type(c->conf);
-	if (!ipam)
-		return cni_errorf(&c->err, CNI_ERR_INVALID_CONFIG, "dummy interface requires an IPAM configuration");
-	struct lp_ctx x;
-	int r = lp_open(c, &x);
-	if (r == 0) {
-		struct sublink_spec spec = { .kind = "dummy", .ns_fd = x.nsfd };
-		struct sublink_info link;
-		/* sent from the plugin's netns straight into the container */
-		r = sublink_create_in(x.sk_host, x.sk_ct, &spec, c->ifname, &link, &c->err);
-		if (r == 0) {
-			struct lp_add_opts o = { .ipam_type = ipam, .dns = LP_DNS_IPAM_UNLESS_CONF, .link_kind = "dummy" };
-			r = lp_finish_add(&x, &link, &o);
-		}
-	}
-	lp_close(&x);
-	return r;
+	(void)conf;
+	struct sublink_spec spec = { .kind = "dummy" };
+	*o = (struct lp_add_opts){
+		.ipam_type = cni_ipam_type(x->call->conf), .dns = LP_DNS_IPAM_UNLESS_CONF, .link_kind = "dummy",
+	};
+	/* sent from the plugin's netns straight into the container */
+	return lp_create_sublink(x, &spec, false, link);
 }
 
-static int cmd_del(struct cni_call *c)
+static const struct lp_spec dummy = { .kind = "dummy", .create = create_link };
+
+static int cmd_add(struct cni_call *c)
 {
-	return lp_del(c, cni_ipam_type(c->conf));
+	if (!cni_ipam_type(c->conf))
+		return cni_errorf(&c->err, CNI_ERR_INVALID_CONFIG, "dummy interface requires an IPAM configuration");
+	return lp_add(c, &dummy, NULL);
 }
 
 static int cmd_check(struct cni_call *c)
 {
-	struct lp_ctx x;
-	int r = lp_open(c, &x);
-	struct sublink_info link;
-	int iface = -1;
-	if (r == 0)
-		r = lp_check_begin(&x, cni_ipam_type(c->conf), &link, &iface);
-	if (r == 0 && strcmp(link.kind, "dummy"))
-		r = cni_errorf(&c->err, CNI_ERR_CHECK_FAILED, "container interface %s not of type dummy", c->ifname);
-	if (r == 0)
-		r = lp_check_mac(&x, &link, iface);
-	if (r == 0)
-		r = lp_check_ips(&x, &link, iface);
-	lp_close(&x);
-	return r;
+	return lp_check(c, &dummy, NULL);
 }
 
 static const struct cni_plugin plugin = {
 	.name = "dummy",
 	.about = "puts a dummy interface with IPAM addresses into the container",
 	.add = cmd_add,
-	.del = cmd_del,
+	.del = lp_del,
 	.check = cmd_check,
 	.status = lp_forward_ipam,
 	.gc = lp_forward_ipam,

@@ -23,10 +23,11 @@
 
 struct conf {
 	const char *device, *hwaddr, *kernelpath, *pci;
-	uint8_t mac[SUBLINK_MAC_LEN];
+	uint8_t mac[6];
 	const char *ipam_type;
 	char pci_buf[128];
 	bool auxiliary;
+	struct cnl_link dev;   /* ADD: the host device found */
 };
 
 static int load_conf(struct cni_call *c, struct conf *k)
@@ -57,7 +58,7 @@ static int load_conf(struct cni_call *c, struct conf *k)
 	if (!k->device && !k->hwaddr && !k->kernelpath && !k->pci)
 		return cni_errorf(err, CNI_ERR_INVALID_CONFIG,
 				  "specify either \"device\", \"hwaddr\", \"kernelpath\" or \"pciBusID\"");
-	if (k->hwaddr && sublink_mac_parse(k->hwaddr, k->mac) < 0)
+	if (k->hwaddr && cnl_mac_parse(k->hwaddr, k->mac) < 0)
 		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "invalid hwaddr \"%s\"", k->hwaddr);
 	if (k->kernelpath && strncmp(k->kernelpath, "/sys/devices/", 13))
 		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "kernelpath \"%s\" must start with /sys/devices/",
@@ -68,9 +69,9 @@ static int load_conf(struct cni_call *c, struct conf *k)
 	return 0;
 }
 
-static bool match_mac(const struct sublink_info *i, void *arg)
+static bool match_mac(const struct cnl_link *i, void *arg)
 {
-	return i->has_mac && !memcmp(i->mac, arg, SUBLINK_MAC_LEN);
+	return i->has_mac && !memcmp(i->mac, arg, 6);
 }
 
 /* the one name under <dir>/net */
@@ -93,13 +94,13 @@ static int sysfs_netdev(const char *dir, char name[IF_NAMESIZE], struct cni_erro
 }
 
 /* The device in the namespace of sk, by the configured selector. */
-static int find_device(struct nl_sock *sk, const struct conf *k, struct sublink_info *info, struct cni_error *err)
+static int find_device(struct nl_sock *sk, const struct conf *k, struct cnl_link *info, struct cni_error *err)
 {
 	char name[IF_NAMESIZE], dir[300];
 	if (k->device)
-		return sublink_get(sk, 0, k->device, info, err);
+		return cnl_link_query(sk, k->device, 0, info, err);
 	if (k->hwaddr) {
-		if (sublink_find(sk, match_mac, (void *)k->mac, info, err) < 0)
+		if (cnl_link_find(sk, match_mac, (void *)k->mac, info, err) < 0)
 			return cni_errorf(err, CNI_ERR_NOT_FOUND, "failed to find device with hwaddr \"%s\"", k->hwaddr);
 		return 0;
 	}
@@ -109,7 +110,7 @@ static int find_device(struct nl_sock *sk, const struct conf *k, struct sublink_
 		snprintf(dir, sizeof(dir), "/sys/bus/%s/devices/%s", k->auxiliary ? "auxiliary" : "pci", k->pci);
 	if (sysfs_netdev(dir, name, err) < 0)
 		return -1;
-	return sublink_get(sk, 0, name, info, err);
+	return cnl_link_query(sk, name, 0, info, err);
 }
 
 static int move_back(struct nl_sock *sk_ct, int host_ns, int ifindex, const char *name, struct cni_error *err)
@@ -131,7 +132,7 @@ static int move_back(struct nl_sock *sk_ct, int host_ns, int ifindex, const char
 	return sublink_change(sk_ct, ifindex, &mv, err);
 }
 
-static int undo_move(struct lp_ctx *x, const struct sublink_info *link, void *arg)
+static int undo_move(struct lp_ctx *x, const struct cnl_link *link, void *arg)
 {
 	struct cni_error ignored = { 0 };
 	int host_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -140,69 +141,67 @@ static int undo_move(struct lp_ctx *x, const struct sublink_info *link, void *ar
 	int r = move_back(x->sk_ct, host_ns, link->ifindex, arg, &ignored);
 	close(host_ns);
 	if (r == 0) {
-		struct sublink_info h;
+		struct cnl_link h;
 		struct sublink_change clr = SUBLINK_CHANGE_INIT;
 		clr.alias = "";
-		if (sublink_get(x->sk_host, 0, arg, &h, &ignored) == 0)
+		if (cnl_link_query(x->sk_host, arg, 0, &h, &ignored) == 0)
 			sublink_change(x->sk_host, h.ifindex, &clr, &ignored);
 	}
 	return r;
 }
+
+static int create_link(struct lp_ctx *x, void *arg, struct cnl_link *link, struct lp_add_opts *o)
+{
+	struct conf *k = arg;
+	struct cni_call *c = x->call;
+	struct cnl_link *dev = &k->dev;
+	if (find_device(x->sk_host, k, dev, &c->err) < 0)
+		return cni_error_wrap(&c->err, "failed to find host device");
+	struct sublink_change prep = SUBLINK_CHANGE_INIT;
+	prep.up = 0;
+	prep.alias = dev->name;
+	if (sublink_change(x->sk_host, dev->ifindex, &prep, &c->err) < 0)
+		return -1;
+	if (cnl_link_query(x->sk_ct, c->ifname, 0, link, &c->err) == 0)
+		return cni_errorf(&c->err, CNI_ERR_EXISTS, "container already has an interface named \"%s\"", c->ifname);
+	cni_error_clear(&c->err);
+	/* one request: the kernel moves the device, then renames it in the
+	 * container; when the rename fails the device is already there under
+	 * its old name and has to come back */
+	struct sublink_change mv = SUBLINK_CHANGE_INIT;
+	mv.ns_fd = x->nsfd;
+	mv.name = c->ifname;
+	if (sublink_change(x->sk_host, dev->ifindex, &mv, &c->err) < 0) {
+		struct cni_error ignored = { 0 };
+		struct cnl_link stray;
+		if (cnl_link_query(x->sk_ct, dev->name, 0, &stray, &ignored) == 0)
+			undo_move(x, &stray, dev->name);
+		struct sublink_change clr = SUBLINK_CHANGE_INIT;
+		clr.alias = "";
+		if (cnl_link_query(x->sk_host, dev->name, 0, &stray, &ignored) == 0)
+			sublink_change(x->sk_host, stray.ifindex, &clr, &ignored);
+		return cni_error_wrap(&c->err, "failed to move \"%s\" into the container as \"%s\"", dev->name,
+				      c->ifname);
+	}
+	*o = (struct lp_add_opts){
+		.ipam_type = k->ipam_type, .dns = LP_DNS_CONF, .bring_up_l2 = true, .link_kind = "host-device",
+		.undo_link = undo_move, .undo_arg = dev->name,
+	};
+	return cnl_link_query(x->sk_ct, c->ifname, 0, link, &c->err);
+}
+
+/* the config is loaded before the netns is opened; any link kind */
+static const struct lp_spec host_device = { .create = create_link };
 
 static int cmd_add(struct cni_call *c)
 {
 	struct conf k;
 	if (load_conf(c, &k) < 0)
 		return -1;
-	struct lp_ctx x;
-	int r = lp_open(c, &x);
-	struct sublink_info dev, link;
-	if (r == 0 && find_device(x.sk_host, &k, &dev, &c->err) < 0)
-		r = cni_error_wrap(&c->err, "failed to find host device");
-	if (r == 0) {
-		struct sublink_change prep = SUBLINK_CHANGE_INIT;
-		prep.up = 0;
-		prep.alias = dev.name;
-		r = sublink_change(x.sk_host, dev.ifindex, &prep, &c->err);
-	}
-	if (r == 0 && sublink_get(x.sk_ct, 0, c->ifname, &link, &c->err) == 0)
-		r = cni_errorf(&c->err, CNI_ERR_EXISTS, "container already has an interface named \"%s\"", c->ifname);
-	else if (r == 0)
-		cni_error_clear(&c->err);
-	if (r == 0) {
-		/* one request: the kernel moves the device, then renames it in
-		 * the container; when the rename fails the device is already
-		 * there under its old name and has to come back */
-		struct sublink_change mv = SUBLINK_CHANGE_INIT;
-		mv.ns_fd = x.nsfd;
-		mv.name = c->ifname;
-		r = sublink_change(x.sk_host, dev.ifindex, &mv, &c->err);
-		if (r < 0) {
-			struct cni_error ignored = { 0 };
-			struct sublink_info stray;
-			if (sublink_get(x.sk_ct, 0, dev.name, &stray, &ignored) == 0)
-				undo_move(&x, &stray, dev.name);
-			struct sublink_change clr = SUBLINK_CHANGE_INIT;
-			clr.alias = "";
-			if (sublink_get(x.sk_host, 0, dev.name, &stray, &ignored) == 0)
-				sublink_change(x.sk_host, stray.ifindex, &clr, &ignored);
-			cni_error_wrap(&c->err, "failed to move \"%s\" into the container as \"%s\"", dev.name, c->ifname);
-		}
-	}
-	if (r == 0)
-		r = sublink_get(x.sk_ct, 0, c->ifname, &link, &c->err);
-	if (r == 0) {
-		struct lp_add_opts o = {
-			.ipam_type = k.ipam_type, .dns = LP_DNS_CONF, .bring_up_l2 = true, .link_kind = "host-device",
-			.undo_link = undo_move, .undo_arg = dev.name,
-		};
-		r = lp_finish_add(&x, &link, &o);
-	}
-	lp_close(&x);
-	return r;
+	return lp_add(c, &host_device, &k);
 }
 
-static bool match_returned(const struct sublink_info *i, void *arg)
+static bool match_returned(const struct cnl_link *i, void *arg)
 {
 	const struct conf *k = arg;
 	if (!i->alias[0] || !strcmp(i->alias, i->name))
@@ -210,7 +209,7 @@ static bool match_returned(const struct sublink_info *i, void *arg)
 	if (k->device)
 		return !strcmp(i->alias, k->device);
 	if (k->hwaddr)
-		return i->has_mac && !memcmp(i->mac, k->mac, SUBLINK_MAC_LEN);
+		return i->has_mac && !memcmp(i->mac, k->mac, 6);
 	return false;
 }
 
@@ -221,10 +220,10 @@ static int restore_returned(struct cni_call *c, const struct conf *k)
 	_cleanup_nl_ struct nl_sock *sk = cnl_open(&c->err);
 	if (!sk)
 		return -1;
-	struct sublink_info i;
+	struct cnl_link i;
 	int r;
 	if (k->device || k->hwaddr)
-		r = sublink_find(sk, match_returned, (void *)k, &i, &c->err);
+		r = cnl_link_find(sk, match_returned, (void *)k, &i, &c->err);
 	else
 		r = find_device(sk, k, &i, &c->err);
 	if (r < 0 || !i.alias[0] || !strcmp(i.alias, i.name)) {
@@ -252,9 +251,9 @@ static int cmd_del(struct cni_call *c)
 		return restore_returned(c, &k);
 	struct lp_ctx x;
 	int r = lp_open(c, &x);
-	struct sublink_info link;
+	struct cnl_link link;
 	if (r == 0) {
-		if (sublink_get(x.sk_ct, 0, c->ifname, &link, &c->err) < 0) {
+		if (cnl_link_query(x.sk_ct, c->ifname, 0, &link, &c->err) < 0) {
 			if (c->err.code != CNI_ERR_NOT_FOUND) {
 				lp_close(&x);
 				return -1;
@@ -277,18 +276,7 @@ static int cmd_check(struct cni_call *c)
 	struct conf k;
 	if (load_conf(c, &k) < 0)
 		return -1;
-	struct lp_ctx x;
-	int r = lp_open(c, &x);
-	struct sublink_info link;
-	int iface = -1;
-	if (r == 0)
-		r = lp_check_begin(&x, k.ipam_type, &link, &iface);
-	if (r == 0)
-		r = lp_check_mac(&x, &link, iface);
-	if (r == 0)
-		r = lp_check_ips(&x, &link, iface);
-	lp_close(&x);
-	return r;
+	return lp_check(c, &host_device, &k);
 }
 
 static const struct cni_plugin plugin = {

@@ -20,11 +20,10 @@
 #include "cni/netns.h"
 
 struct conf {
-	const char *mac_s, *bridge, *selinux;
+	const char *bridge, *selinux;
 	bool has_mac, multi_queue;
-	uint8_t mac[SUBLINK_MAC_LEN];
+	uint8_t mac[6];
 	long long mtu, owner, group;
-	const char *ipam_type;
 };
 
 static int load_conf(struct cni_call *c, struct conf *k)
@@ -43,14 +42,7 @@ static int load_conf(struct cni_call *c, struct conf *k)
 		return cni_errorf(err, CNI_ERR_UNSUPPORTED_FIELD,
 				  "selinuxContext \"%s\" is not supported (the tap is created without running tools)",
 				  k->selinux);
-	k->mac_s = lp_mac_choice(c, conf_mac);
-	if (k->mac_s) {
-		if (sublink_mac_parse(k->mac_s, k->mac) < 0)
-			return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "invalid args %s for MAC addr", k->mac_s);
-		k->has_mac = true;
-	}
-	k->ipam_type = cni_ipam_type(c->conf);
-	return 0;
+	return lp_mac(c, conf_mac, k->mac, &k->has_mac);
 }
 
 struct tap_args {
@@ -64,53 +56,55 @@ static int tap_in_ns(void *arg, struct cni_error *err)
 	return sublink_tap_create(a->tmp, a->k->multi_queue, a->k->owner, a->k->group, err);
 }
 
+static int create_link(struct lp_ctx *x, void *arg, struct cnl_link *link, struct lp_add_opts *o)
+{
+	struct conf *k = arg;
+	struct cni_call *c = x->call;
+	struct tap_args ta = { .k = k };
+	struct cnl_link br;
+	if (k->bridge && *k->bridge && cnl_link_query(x->sk_ct, k->bridge, 0, &br, &c->err) < 0)
+		return cni_error_wrap(&c->err, "failed to find bridge \"%s\" in the container", k->bridge);
+	sublink_temp_name("tap", ta.tmp);
+	if (netns_run_fd(x->nsfd, tap_in_ns, &ta, &c->err) < 0 || cnl_link_query(x->sk_ct, ta.tmp, 0, link, &c->err) < 0)
+		return -1;
+	struct sublink_change chg = SUBLINK_CHANGE_INIT;
+	chg.name = c->ifname;
+	chg.mac = k->has_mac ? k->mac : NULL;
+	chg.mtu = (int)k->mtu;
+	if (k->bridge && *k->bridge)
+		chg.master_index = br.ifindex;
+	int r = sublink_change(x->sk_ct, link->ifindex, &chg, &c->err);
+	if (r == 0)
+		r = cnl_link_query(x->sk_ct, NULL, link->ifindex, link, &c->err);
+	if (r < 0) {
+		struct cni_error ignored = { 0 };
+		cnl_link_del(x->sk_ct, link->ifindex, &ignored);
+		return cni_error_wrap(&c->err, "failed to set up tap \"%s\"", c->ifname);
+	}
+	*o = (struct lp_add_opts){
+		.ipam_type = cni_ipam_type(c->conf), .dns = LP_DNS_CONF, .notify_sysctls = true, .bring_up_l2 = true,
+		.link_kind = "tap",
+	};
+	return 0;
+}
+
+static int check_link(struct lp_ctx *x, void *arg, const struct cnl_link *link)
+{
+	(void)arg;
+	if (strcmp(link->kind, "tun") || link->tun_type != IFF_TAP)
+		return cni_errorf(&x->call->err, CNI_ERR_CHECK_FAILED, "container interface %s is not a tap", x->call->ifname);
+	return 0;
+}
+
+/* the config is loaded before the netns is opened */
+static const struct lp_spec tap = { .create = create_link, .check = check_link };
+
 static int cmd_add(struct cni_call *c)
 {
 	struct conf k;
 	if (load_conf(c, &k) < 0)
 		return -1;
-	struct lp_ctx x;
-	int r = lp_open(c, &x);
-	struct tap_args ta = { .k = &k };
-	struct sublink_info link, br;
-	if (r == 0 && k.bridge && *k.bridge && sublink_get(x.sk_ct, 0, k.bridge, &br, &c->err) < 0)
-		r = cni_error_wrap(&c->err, "failed to find bridge \"%s\" in the container", k.bridge);
-	if (r == 0) {
-		sublink_temp_name("tap", ta.tmp);
-		r = netns_run_fd(x.nsfd, tap_in_ns, &ta, &c->err);
-	}
-	if (r == 0)
-		r = sublink_get(x.sk_ct, 0, ta.tmp, &link, &c->err);
-	if (r == 0) {
-		struct sublink_change chg = SUBLINK_CHANGE_INIT;
-		chg.name = c->ifname;
-		chg.mac = k.has_mac ? k.mac : NULL;
-		chg.mtu = (int)k.mtu;
-		if (k.bridge && *k.bridge)
-			chg.master_index = br.ifindex;
-		r = sublink_change(x.sk_ct, link.ifindex, &chg, &c->err);
-		if (r == 0)
-			r = sublink_get(x.sk_ct, link.ifindex, NULL, &link, &c->err);
-		if (r < 0) {
-			struct cni_error ignored = { 0 };
-			sublink_delete_index(x.sk_ct, link.ifindex, &ignored);
-			cni_error_wrap(&c->err, "failed to set up tap \"%s\"", c->ifname);
-		}
-	}
-	if (r == 0) {
-		struct lp_add_opts o = {
-			.ipam_type = k.ipam_type, .dns = LP_DNS_CONF, .notify_sysctls = true, .bring_up_l2 = true,
-			.link_kind = "tap",
-		};
-		r = lp_finish_add(&x, &link, &o);
-	}
-	lp_close(&x);
-	return r;
-}
-
-static int cmd_del(struct cni_call *c)
-{
-	return lp_del(c, cni_ipam_type(c->conf));
+	return lp_add(c, &tap, &k);
 }
 
 static int cmd_check(struct cni_call *c)
@@ -118,20 +112,7 @@ static int cmd_check(struct cni_call *c)
 	struct conf k;
 	if (load_conf(c, &k) < 0)
 		return -1;
-	struct lp_ctx x;
-	int r = lp_open(c, &x);
-	struct sublink_info link;
-	int iface = -1;
-	if (r == 0)
-		r = lp_check_begin(&x, k.ipam_type, &link, &iface);
-	if (r == 0 && (strcmp(link.kind, "tun") || link.tun_type != IFF_TAP))
-		r = cni_errorf(&c->err, CNI_ERR_CHECK_FAILED, "container interface %s is not a tap", c->ifname);
-	if (r == 0)
-		r = lp_check_mac(&x, &link, iface);
-	if (r == 0)
-		r = lp_check_ips(&x, &link, iface);
-	lp_close(&x);
-	return r;
+	return lp_check(c, &tap, &k);
 }
 
 static const char *const args_keys[] = { "MAC", NULL };
@@ -141,7 +122,7 @@ static const struct cni_plugin plugin = {
 	.about = "creates a persistent TAP device in the container",
 	.args_keys = args_keys,
 	.add = cmd_add,
-	.del = cmd_del,
+	.del = lp_del,
 	.check = cmd_check,
 	.status = lp_forward_ipam,
 	.gc = lp_forward_ipam,
