@@ -54,7 +54,7 @@ FORCE:
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 # -MMD: each object also depends on every header it includes (plugin-local ones too)
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c $(wildcard include/cni/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<",true)
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
