@@ -33,7 +33,8 @@ int masq_del(struct cni_nft *nft, const char *net, const char *cid, const char *
 /* CHECK: every address of ips is masqueraded for this attachment. */
 int masq_check(struct cni_nft *nft, const char *net, const char *cid, const char *ifname,
 	       const struct cni_cidr *ips, size_t n, struct cni_error *err);
-/* GC: remove entries of network `net` whose attachment is not in `valid`. */
+/* GC: remove entries of network `net` whose attachment is not in `valid`;
+ * when no attachment of the network is left, its rules and sets go too. */
 int masq_gc(struct cni_nft *nft, const char *net, const struct cni_attachment *valid, size_t n_valid,
 	    struct cni_error *err);
 
