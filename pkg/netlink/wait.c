@@ -1,0 +1,127 @@
+/* Bounded waits for kernel state, driven by rtnetlink notifications.
+ *
+ * Pattern: subscribe first (a separate socket bound to the multicast
+ * group), then look at the state; if it is not there yet, sleep in poll()
+ * on the subscription until a notification arrives or the deadline
+ * passes, and look again. Nothing sleeps a fixed time, and a transition
+ * between the look and the poll cannot be missed. */
+#include <errno.h>
+#include <linux/if_addr.h>
+#include <linux/if_bridge.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "cni/netlink.h"
+
+#define CNL_OPER_UP 6 /* IF_OPER_UP of linux/if.h, which clashes with net/if.h */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int subscribe(unsigned groups, struct cni_error *err)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+	if (fd < 0)
+		return cni_errorf_errno(err, CNI_ERR_NETLINK, errno, "failed to open netlink socket");
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = groups };
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		return cni_errorf_errno(err, CNI_ERR_NETLINK, e, "failed to subscribe to netlink notifications");
+	}
+	return fd;
+}
+
+/* Sleep until something arrives on fd or the deadline; drain it. 1 = woke
+ * up (look again), 0 = deadline passed. */
+static int wait_event(int fd, long long deadline)
+{
+	long long left = deadline - now_ms();
+	if (left <= 0)
+		return 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r = poll(&p, 1, (int)left);
+	if (r <= 0)
+		return r < 0 && errno == EINTR ? 1 : 0;
+	char buf[8192];
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0 || errno == ENOBUFS)
+		;
+	return 1;
+}
+
+int cnl_wait_ipv6_settled(struct nl_sock *sk, int ifindex, int timeout_ms, struct cni_error *err)
+{
+	_cleanup_close_ int fd = subscribe(RTMGRP_IPV6_IFADDR, err);
+	if (fd < 0)
+		return -1;
+	long long deadline = now_ms() + timeout_ms;
+	for (;;) {
+		_cleanup_free_ struct cnl_addr *a = NULL;
+		size_t n = 0;
+		if (cnl_addr_list_ex(sk, ifindex, AF_INET6, &a, &n, err) < 0)
+			return -1;
+		bool tentative = false;
+		for (size_t i = 0; i < n; i++) {
+			char b[CNI_CIDR_STRLEN];
+			if (a[i].flags & IFA_F_DADFAILED)
+				return cni_errorf(err, CNI_ERR_NETLINK, "link %d has address %s in DADFAILED state",
+						  ifindex, cni_cidr_fmt(&a[i].cidr, b));
+			if (a[i].flags & IFA_F_TENTATIVE)
+				tentative = true;
+		}
+		if (!tentative)
+			return 0;
+		if (!wait_event(fd, deadline))
+			return cni_errorf(err, CNI_ERR_NETLINK,
+					  "link %d still has tentative IPv6 addresses after %d ms", ifindex, timeout_ms);
+	}
+}
+
+static const char *port_state_name(int s)
+{
+	switch (s) {
+	case BR_STATE_DISABLED: return "disabled";
+	case BR_STATE_LISTENING: return "listening";
+	case BR_STATE_LEARNING: return "learning";
+	case BR_STATE_FORWARDING: return "forwarding";
+	case BR_STATE_BLOCKING: return "blocking";
+	default: return "unknown";
+	}
+}
+
+static const char *oper_name(int s)
+{
+	static const char *const names[] = { "unknown", "notpresent", "down", "lowerlayerdown",
+					     "testing", "dormant", "up" };
+	return s >= 0 && s < (int)ARRAY_SIZE(names) ? names[s] : "unknown";
+}
+
+int cnl_wait_bridge_port(struct nl_sock *sk, int ifindex, int timeout_ms, struct cni_error *err)
+{
+	_cleanup_close_ int fd = subscribe(RTMGRP_LINK, err);
+	if (fd < 0)
+		return -1;
+	long long deadline = now_ms() + timeout_ms;
+	for (;;) {
+		struct cnl_link l;
+		if (cnl_link_query(sk, NULL, ifindex, &l, err) < 0)
+			return -1;
+		bool port_ok = l.brport_state < 0 || l.brport_state != BR_STATE_DISABLED;
+		if (l.operstate == CNL_OPER_UP && port_ok)
+			return 0;
+		if (!wait_event(fd, deadline)) {
+			if (l.operstate != CNL_OPER_UP)
+				return cni_errorf(err, CNI_ERR_NETLINK, "bridge port in error state: %s",
+						  oper_name(l.operstate));
+			return cni_errorf(err, CNI_ERR_NETLINK, "bridge port in error state: %s",
+					  port_state_name(l.brport_state));
+		}
+	}
+}

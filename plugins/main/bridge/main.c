@@ -1,0 +1,703 @@
+/* bridge: connect a container to a Linux bridge on the host with a veth pair.
+ *
+ * ADD: ensure the bridge; create the veth from the host side with the peer
+ * created directly in the container netns as CNI_IFNAME (one message, one
+ * tx/rx queue, host end enslaved and UP at creation, no IPv6 link-local on
+ * the host end); port flags; IPAM ADD; inside the netns DAD/arp_notify
+ * sysctls and the IPAM result; gateway address on the bridge; forwarding;
+ * masquerade; wait for the port to forward (on notifications, bounded);
+ * result [bridge, host veth, container veth] with MACs read at the end.
+ * Any failure after the veth exists rolls back: masquerade entries, IPAM
+ * reservation and veth are removed.
+ *
+ * DEL: idempotent; masquerade entries removed by attachment (no address
+ * needed), container veth deleted when the netns is there (or the host end
+ * named in prevResult when it is not), IPAM released in every case.
+ * CHECK: bridge, veth pair, MACs, addresses, routes, masquerade.
+ * STATUS: IPAM's. GC: IPAM's, and masquerade entries of stale attachments. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_addr.h>
+#include <linux/ipv6.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "bridge.h"
+#include "cni/exec.h"
+#include "cni/json.h"
+#include "cni/masq.h"
+#include "cni/netlink.h"
+#include "cni/netns.h"
+#include "cni/plugin.h"
+
+#ifndef IN6_ADDR_GEN_MODE_NONE
+#define IN6_ADDR_GEN_MODE_NONE 1
+#endif
+
+/* Bound for the bridge-port readiness wait: the reference's polling gives
+ * up after 0+50+500+1000+1000 ms. */
+#define PORT_WAIT_MS 2550
+
+#define OOM(err) cni_errorf((err), CNI_ERR_INTERNAL, "out of memory")
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int fill_iface(struct cni_result *r, int idx, const struct cnl_link *l)
+{
+	char b[18];
+	struct cni_interface *it = &r->interfaces[idx];
+	free(it->mac);
+	it->mac = l->has_mac ? strdup(cnl_mac_fmt(l->mac, b)) : NULL;
+	it->mtu = (int)l->mtu;
+	return l->has_mac && !it->mac ? -1 : 0;
+}
+
+/* Gateway of a subnet when IPAM gave none: network address + 1. */
+static struct cni_ip gateway_of(const struct cni_cidr *a)
+{
+	struct cni_cidr net = cni_cidr_network(a);
+	return cni_ip_next(&net.ip);
+}
+
+static bool is_default_dst(const struct cni_cidr *d, int family)
+{
+	return d->ip.family == family && d->prefix == 0;
+}
+
+/* The reference's calcGateways: with isGateway every IP gets a gateway
+ * (IPAM's, or network+1) and that gateway/prefix goes on the bridge; with
+ * isDefaultGateway each family gets a default route via its first gateway
+ * unless IPAM already returned a default route with a gateway. */
+struct gw_list {
+	struct cni_cidr v[16];
+	size_t n;
+};
+
+static int calc_gateways(const struct br_conf *cf, struct cni_result *res, struct gw_list *gws, struct cni_error *err)
+{
+	bool default_done[2] = { false, false };
+	gws->n = 0;
+	for (size_t i = 0; i < res->n_ips; i++) {
+		struct cni_ipconfig *ipc = &res->ips[i];
+		int fam = ipc->address.ip.family, fi = fam == AF_INET6;
+		if (!cni_ip_is_set(&ipc->gateway) && cf->is_gw)
+			ipc->gateway = gateway_of(&ipc->address);
+		if (cf->is_default_gw && !default_done[fi]) {
+			for (size_t k = 0; k < res->n_routes; k++)
+				if (is_default_dst(&res->routes[k].dst, fam) && cni_ip_is_set(&res->routes[k].gw))
+					default_done[fi] = true;
+			if (!default_done[fi]) {
+				struct cni_route rt = { 0 };
+				rt.dst.ip.family = fam;
+				rt.dst.prefix = 0;
+				rt.gw = ipc->gateway;
+				if (cni_result_add_route(res, &rt) < 0)
+					return OOM(err);
+				default_done[fi] = true;
+			}
+		}
+		if (cf->is_gw) {
+			struct cni_cidr g = { .ip = ipc->gateway, .prefix = ipc->address.prefix };
+			bool dup = false;
+			for (size_t k = 0; k < gws->n; k++)
+				dup |= cni_ip_eq(&gws->v[k].ip, &g.ip) && gws->v[k].prefix == g.prefix;
+			if (!dup && gws->n < ARRAY_SIZE(gws->v))
+				gws->v[gws->n++] = g;
+		}
+	}
+	return 0;
+}
+
+/* The reference's ensureAddr: put gw/prefix on the bridge. An equal
+ * address is success (also when a concurrent ADD added it first). Another
+ * IPv4 address, or an overlapping IPv6 one, is an error unless
+ * forceAddress, which replaces it. */
+static int ensure_bridge_addr(struct nl_sock *hsk, const struct br_conf *cf, int br_index, const struct cni_cidr *gw,
+			      struct cni_error *err)
+{
+	_cleanup_free_ struct cnl_addr *a = NULL;
+	size_t n = 0;
+	char want[CNI_CIDR_STRLEN], have[CNI_CIDR_STRLEN];
+	cni_cidr_fmt(gw, want);
+	if (cnl_addr_list_ex(hsk, br_index, gw->ip.family, &a, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (cni_ip_eq(&a[i].cidr.ip, &gw->ip) && a[i].cidr.prefix == gw->prefix)
+			return 0;
+		if (a[i].scope == RT_SCOPE_LINK && gw->ip.family == AF_INET6)
+			continue; /* the bridge's own link-local */
+		bool clash = gw->ip.family == AF_INET || cni_cidr_contains(&a[i].cidr, &gw->ip) ||
+			     cni_cidr_contains(gw, &a[i].cidr.ip);
+		if (!clash)
+			continue;
+		if (!cf->force_address)
+			return cni_errorf(err, CNI_ERR_EXISTS, "\"%s\" already has an IP address different from %s",
+					  cf->bridge, want);
+		struct cni_error e = { 0 };
+		if (cnl_addr_del(hsk, br_index, &a[i].cidr, &e) < 0 && e.code != CNI_ERR_NOT_FOUND) {
+			*err = e;
+			return cni_error_wrap(err, "failed to remove IP address %s from \"%s\"",
+					      cni_cidr_fmt(&a[i].cidr, have), cf->bridge);
+		}
+	}
+	struct cni_error e = { 0 };
+	/* IPv6: no DAD on the gateway address, or containers could not use
+	 * their gateway for the first second or two after ADD. */
+	unsigned flags = gw->ip.family == AF_INET6 ? IFA_F_NODAD : 0;
+	if (cnl_addr_add_flags(hsk, br_index, gw, flags, &e) < 0 && e.code != CNI_ERR_EXISTS) {
+		*err = e;
+		return cni_error_wrap(err, "could not add IP address to \"%s\"", cf->bridge);
+	}
+	return 0;
+}
+
+/* mtuFromDefaultRoute: the MTU of the interface of the lowest-metric IPv4
+ * default route in the main table (IPv6 when there is none). */
+static int default_route_mtu(struct nl_sock *hsk, unsigned *mtu, struct cni_error *err)
+{
+	int fams[2] = { AF_INET, AF_INET6 };
+	for (int f = 0; f < 2; f++) {
+		_cleanup_free_ struct cnl_route *r = NULL;
+		size_t n = 0;
+		if (cnl_route_list(hsk, 0, fams[f], RT_TABLE_MAIN, &r, &n, err) < 0)
+			return -1;
+		int best = -1;
+		for (size_t i = 0; i < n; i++)
+			if (r[i].dst.prefix == 0 && r[i].oif && r[i].type == RTN_UNICAST &&
+			    (best < 0 || r[i].priority < r[best].priority))
+				best = (int)i;
+		if (best < 0)
+			continue;
+		struct cnl_link l;
+		if (cnl_link_query(hsk, NULL, r[best].oif, &l, err) < 0)
+			return -1;
+		*mtu = l.mtu;
+		return 0;
+	}
+	return cni_errorf(err, CNI_ERR_NOT_FOUND, "mtuFromDefaultRoute: the host has no default route");
+}
+
+/* ---- ADD -------------------------------------------------------------- */
+
+struct add_state {
+	struct cni_call *c;
+	struct br_conf *cf;
+	struct nl_sock *csk;       /* container netns */
+	struct cni_result *res;
+};
+
+/* Runs inside the container netns. The DAD sysctl must be written before
+ * the link goes UP (DAD starts then). */
+static int container_setup(void *arg, struct cni_error *err)
+{
+	struct add_state *st = arg;
+	const char *ifn = st->c->ifname;
+	struct cni_error ignore = { 0 };
+	if (st->cf->enabledad) {
+		(void)cni_sysctl_setf("1", &ignore, "net/ipv6/conf/%s/enhanced_dad", ifn);
+		(void)cni_sysctl_setf("1", &ignore, "net/ipv6/conf/%s/accept_dad", ifn);
+	} else {
+		(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_dad", ifn);
+	}
+	if (st->cf->ipam_type) {
+		(void)cni_sysctl_setf("1", &ignore, "net/ipv4/conf/%s/arp_notify", ifn);
+		return cnl_configure_iface(st->csk, ifn, st->res, err);
+	}
+	if (st->cf->disable_container_iface)
+		return 0;
+	struct cnl_link l;
+	if (cnl_link_query(st->csk, ifn, 0, &l, err) < 0)
+		return -1;
+	return cnl_link_set_up(st->csk, l.ifindex, true, err);
+}
+
+/* Create the pair with a random host name, retried on a host-side name
+ * collision; a CNI_IFNAME that already exists in the container is an error. */
+static int create_veth(struct nl_sock *hsk, struct nl_sock *csk, int nsfd, const struct cni_call *c,
+		       const struct br_conf *cf, unsigned mtu, int br_index, char host[IF_NAMESIZE],
+		       struct cni_error *err)
+{
+	for (int attempt = 0; attempt < 10; attempt++) {
+		uint8_t rnd[4];
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+			return cni_errorf_errno(err, CNI_ERR_INTERNAL, errno, "getrandom");
+		snprintf(host, IF_NAMESIZE, "veth%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+		struct cnl_veth v = {
+			.name = host, .peer_name = c->ifname, .peer_nsfd = nsfd, .mtu = mtu,
+			.peer_mac = cf->has_mac ? cf->mac : NULL, .master = br_index, .up = true,
+		};
+		struct cni_error e = { 0 };
+		if (cnl_veth_create(hsk, &v, &e) == 0)
+			return 0;
+		if (e.code != CNI_ERR_EXISTS) {
+			*err = e;
+			return -1;
+		}
+		struct cnl_link l;
+		struct cni_error e2 = { 0 };
+		if (cnl_link_query(csk, c->ifname, 0, &l, &e2) == 0)
+			return cni_errorf(err, CNI_ERR_EXISTS, "container veth name \"%s\" already exists in %s", c->ifname,
+					  c->netns);
+	}
+	return cni_errorf(err, CNI_ERR_EXISTS, "failed to find a free host veth name after 10 attempts");
+}
+
+static int cmd_add(struct cni_call *c)
+{
+	struct cni_error *err = &c->err;
+	struct br_conf cf;
+	if (br_conf_load(c, &cf, err) < 0)
+		return -1;
+	if (cf.macspoofchk)
+		return cni_errorf(err, CNI_ERR_UNSUPPORTED_FIELD,
+				  "\"macspoofchk\" is not supported by this bridge plugin yet");
+
+	_cleanup_close_ int nsfd = netns_open(c->netns, err);
+	if (nsfd < 0)
+		return -1;
+	_cleanup_nl_ struct nl_sock *hsk = cnl_open(err);
+	if (!hsk)
+		return -1;
+	_cleanup_nl_ struct nl_sock *csk = cnl_open_netns(nsfd, err);
+	if (!csk)
+		return -1;
+
+	unsigned mtu = cf.mtu;
+	if (!mtu && cf.mtu_from_default_route && default_route_mtu(hsk, &mtu, err) < 0)
+		return -1;
+
+	struct cnl_link br;
+	if (cnl_bridge_ensure(hsk, cf.bridge, mtu, br_conf_vlan_filtering(&cf), &br, err) < 0)
+		return -1;
+	if (br_conf_vlan_filtering(&cf))
+		return cni_errorf(err, CNI_ERR_KERNEL_FEATURE,
+				  "bridge VLAN programming (\"vlan\"/\"vlanTrunk\") is not implemented by this plugin yet");
+	struct cni_error ignore = { 0 };
+	if (cf.promisc && !(br.flags & IFF_PROMISC) && cnl_link_set_promisc(hsk, br.ifindex, true, err) < 0)
+		return cni_error_wrap(err, "could not set promiscuous mode on \"%s\"", cf.bridge);
+	(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", cf.bridge);
+
+	char host[IF_NAMESIZE];
+	if (create_veth(hsk, csk, nsfd, c, &cf, mtu, br.ifindex, host, err) < 0)
+		return -1;
+
+	/* From here on every failure undoes what was done. */
+	int rc = -1;
+	bool ipam_added = false, masq_added = false;
+	_cleanup_nft_ struct cni_nft *nft = NULL;
+	_cleanup_result_ struct cni_result *res = NULL;
+	struct cnl_link hl, cl;
+	if (cnl_link_query(hsk, host, 0, &hl, err) < 0)
+		goto fail;
+	/* The host end is only a bridge port: no IPv6 link-local (no DAD,
+	 * MLD or RS flooded to every port, kernel-floor.md section 2). The
+	 * kernel takes this before the link has carrier (peer still down). */
+	(void)cnl_link_set_addrgenmode(hsk, hl.ifindex, IN6_ADDR_GEN_MODE_NONE, &ignore);
+	(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", host);
+	if (cnl_bridge_port_set(hsk, hl.ifindex, cf.hairpin ? 1 : -1, cf.port_isolation ? 1 : -1, err) < 0)
+		goto fail;
+
+	if (cf.ipam_type) {
+		if (cni_delegate(c, cf.ipam_type, CNI_CMD_ADD, &res, err) < 0)
+			goto fail;
+		ipam_added = true;
+		if (res->n_ips == 0) {
+			cni_errorf(err, CNI_ERR_INVALID_CONFIG, "IPAM plugin returned missing IP config");
+			goto fail;
+		}
+		if (cf.internal) { /* no way out: drop default routes IPAM gave */
+			size_t k = 0;
+			for (size_t i = 0; i < res->n_routes; i++)
+				if (res->routes[i].dst.prefix != 0)
+					res->routes[k++] = res->routes[i];
+			res->n_routes = k;
+		}
+	} else {
+		res = cni_result_new();
+		if (!res) {
+			OOM(err);
+			goto fail;
+		}
+	}
+	/* interfaces [bridge, host veth, container veth]; IPs point at 2 */
+	for (size_t i = 0; i < res->n_interfaces; i++) {
+		free(res->interfaces[i].name);
+		free(res->interfaces[i].mac);
+		free(res->interfaces[i].sandbox);
+		free(res->interfaces[i].socket_path);
+		free(res->interfaces[i].pci_id);
+	}
+	res->n_interfaces = 0;
+	if (cni_result_add_interface(res, cf.bridge, NULL, NULL) < 0 || cni_result_add_interface(res, host, NULL, NULL) < 0 ||
+	    cni_result_add_interface(res, c->ifname, NULL, c->netns) < 0) {
+		OOM(err);
+		goto fail;
+	}
+	for (size_t i = 0; i < res->n_ips; i++)
+		res->ips[i].interface = 2;
+	struct gw_list gws;
+	if (calc_gateways(&cf, res, &gws, err) < 0)
+		goto fail;
+
+	struct add_state st = { .c = c, .cf = &cf, .csk = csk, .res = res };
+	if (netns_run_fd(nsfd, container_setup, &st, err) < 0)
+		goto fail;
+
+	if (cf.is_gw) {
+		bool v4 = false, v6 = false;
+		for (size_t i = 0; i < gws.n; i++) {
+			if (ensure_bridge_addr(hsk, &cf, br.ifindex, &gws.v[i], err) < 0)
+				goto fail;
+			v4 |= gws.v[i].ip.family == AF_INET;
+			v6 |= gws.v[i].ip.family == AF_INET6;
+		}
+		/* Pin the bridge MAC (an explicitly set MAC is kept when ports
+		 * come and go); bridges we create already have one. Read it
+		 * now: a bridge that had no port reports 00:00:00:00:00:00 and
+		 * takes its lowest port's MAC when one is attached. */
+		static const uint8_t zero[6];
+		if (gws.n && cnl_link_query(hsk, NULL, br.ifindex, &br, err) < 0)
+			goto fail;
+		if (gws.n && br.has_mac && memcmp(br.mac, zero, 6) &&
+		    cnl_link_set_mac(hsk, br.ifindex, br.mac, err) < 0) {
+			cni_error_wrap(err, "could not set bridge's mac");
+			goto fail;
+		}
+		if (v4 && cni_sysctl_set("net/ipv4/ip_forward", "1", err) < 0)
+			goto fail;
+		if (v6 && cni_sysctl_set("net/ipv6/conf/all/forwarding", "1", err) < 0)
+			goto fail;
+	}
+
+	if (cf.ip_masq && res->n_ips) {
+		struct cni_cidr ips[32];
+		size_t n = 0;
+		for (size_t i = 0; i < res->n_ips && n < ARRAY_SIZE(ips); i++)
+			ips[n++] = res->ips[i].address;
+		nft = cni_nft_open(err);
+		if (!nft)
+			goto fail;
+		masq_added = true;
+		if (masq_add(nft, c->net_name, c->container_id, c->ifname, ips, n, err) < 0)
+			goto fail;
+	}
+
+	/* The bridge enables a port from the kernel's linkwatch work, after
+	 * the carrier comes up when the container end goes UP: asynchronous,
+	 * usually done by now. Frames sent before it are dropped (the reason
+	 * the reference polls at 0/50/500/1000/1000 ms). We look once and,
+	 * only if needed, sleep on link notifications until it is ready. */
+	if (!cf.disable_container_iface && cnl_wait_bridge_port(hsk, hl.ifindex, PORT_WAIT_MS, err) < 0)
+		goto fail;
+
+	/* MACs and MTUs after the dust settled */
+	if (cnl_link_query(hsk, NULL, br.ifindex, &br, err) < 0 || cnl_link_query(hsk, NULL, hl.ifindex, &hl, err) < 0 ||
+	    cnl_link_query(csk, c->ifname, 0, &cl, err) < 0)
+		goto fail;
+	if (fill_iface(res, 0, &br) < 0 || fill_iface(res, 1, &hl) < 0 || fill_iface(res, 2, &cl) < 0) {
+		OOM(err);
+		goto fail;
+	}
+	if (cf.dns_override) {
+		cni_dns_free(&res->dns);
+		if (cni_dns_from_json(cj_get(c->conf, "dns"), &res->dns, err) < 0)
+			goto fail;
+	}
+	c->result = TAKE_PTR(res);
+	return 0;
+
+fail:;
+	/* Rollback, best effort: the first error is the one reported. */
+	struct cni_error saved = *err, e = { 0 };
+	if (masq_added && nft)
+		(void)masq_del(nft, c->net_name, c->container_id, c->ifname, &e);
+	(void)cnl_link_del_name(hsk, host, &e);
+	if (ipam_added)
+		(void)cni_delegate(c, cf.ipam_type, CNI_CMD_DEL, NULL, &e);
+	*err = saved;
+	return rc;
+}
+
+/* ---- DEL -------------------------------------------------------------- */
+
+/* Host end named in prevResult, when it is still a veth on our bridge. */
+static void del_host_end_from_prev(const struct cni_call *c, const struct br_conf *cf, struct nl_sock *hsk)
+{
+	if (!c->prev)
+		return;
+	struct cnl_link br, l;
+	struct cni_error e = { 0 };
+	if (cnl_link_query(hsk, cf->bridge, 0, &br, &e) < 0)
+		return;
+	for (size_t i = 0; i < c->prev->n_interfaces; i++) {
+		const struct cni_interface *it = &c->prev->interfaces[i];
+		if (!it->name || (it->sandbox && *it->sandbox) || !strcmp(it->name, cf->bridge))
+			continue;
+		if (cnl_link_query(hsk, it->name, 0, &l, &e) == 0 && !strcmp(l.kind, "veth") && l.master == br.ifindex)
+			(void)cnl_link_del(hsk, l.ifindex, &e);
+	}
+}
+
+static int cmd_del(struct cni_call *c)
+{
+	struct cni_error *err = &c->err;
+	struct br_conf cf;
+	if (br_conf_load(c, &cf, err) < 0)
+		return -1;
+	struct cni_error first = { 0 }, e = { 0 };
+#define KEEP(call)                                   \
+	do {                                         \
+		e = (struct cni_error){ 0 };         \
+		if ((call) < 0 && !first.code)       \
+			first = e;                   \
+	} while (0)
+
+	/* Masquerade first and its socket closed last: the veth delete's RCU
+	 * barrier then covers the grace period an nft deletion costs at
+	 * socket close (kernel-floor.md section 5). */
+	_cleanup_nft_ struct cni_nft *nft = NULL;
+	if (cf.ip_masq) {
+		nft = cni_nft_open(&e);
+		if (!nft && !first.code)
+			first = e;
+		if (nft)
+			KEEP(masq_del(nft, c->net_name, c->container_id, c->ifname, &e));
+	}
+
+	bool netns_there = *c->netns && !c->netns_gone;
+	if (netns_there) {
+		_cleanup_close_ int nsfd = open(c->netns, O_RDONLY | O_CLOEXEC);
+		if (nsfd >= 0) {
+			_cleanup_nl_ struct nl_sock *csk = cnl_open_netns(nsfd, &e);
+			if (!csk && !first.code)
+				first = e;
+			struct cnl_link l;
+			if (csk && cnl_link_query(csk, c->ifname, 0, &l, &e) == 0) {
+				e = (struct cni_error){ 0 };
+				if (cnl_link_del(csk, l.ifindex, &e) < 0 && e.code != CNI_ERR_NOT_FOUND && !first.code)
+					first = e;
+			} else if (csk && e.code != CNI_ERR_NOT_FOUND && !first.code) {
+				first = e;
+			}
+		} else {
+			netns_there = false;
+		}
+	}
+	if (!netns_there) {
+		/* The netns is gone (or was never given): its veth end went with
+		 * it, but the host end survives when someone still holds the
+		 * namespace. prevResult names it. */
+		_cleanup_nl_ struct nl_sock *hsk = cnl_open(&e);
+		if (hsk)
+			del_host_end_from_prev(c, &cf, hsk);
+	}
+	if (cf.ipam_type)
+		KEEP(cni_delegate(c, cf.ipam_type, CNI_CMD_DEL, NULL, &e));
+#undef KEEP
+	if (first.code) {
+		*err = first;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- CHECK ------------------------------------------------------------ */
+
+static int check_failed(struct cni_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int check_failed(struct cni_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cni_verrorf(err, CNI_ERR_CHECK_FAILED, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static bool mac_matches(const char *want, const struct cnl_link *l)
+{
+	uint8_t m[6];
+	if (!want || !*want)
+		return true;
+	return cnl_mac_parse(want, m) == 0 && l->has_mac && !memcmp(m, l->mac, 6);
+}
+
+static int cmd_check(struct cni_call *c)
+{
+	struct cni_error *err = &c->err;
+	struct br_conf cf;
+	if (br_conf_load(c, &cf, err) < 0)
+		return -1;
+	if (cf.ipam_type && cni_delegate(c, cf.ipam_type, CNI_CMD_CHECK, NULL, err) < 0)
+		return -1;
+	if (!c->prev)
+		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "Required prevResult missing");
+	const struct cni_result *p = c->prev;
+
+	_cleanup_nl_ struct nl_sock *hsk = cnl_open(err);
+	if (!hsk)
+		return -1;
+	_cleanup_close_ int nsfd = netns_open(c->netns, err);
+	if (nsfd < 0)
+		return -1;
+	_cleanup_nl_ struct nl_sock *csk = cnl_open_netns(nsfd, err);
+	if (!csk)
+		return -1;
+
+	int bi = -1, ci = -1;
+	for (size_t i = 0; i < p->n_interfaces; i++) {
+		const struct cni_interface *it = &p->interfaces[i];
+		if (!it->name)
+			continue;
+		if (!it->sandbox || !*it->sandbox) {
+			if (!strcmp(it->name, cf.bridge))
+				bi = (int)i;
+		} else if (!strcmp(it->name, c->ifname)) {
+			ci = (int)i;
+		}
+	}
+	/* bridge */
+	struct cnl_link br;
+	if (bi < 0 || cnl_link_query(hsk, cf.bridge, 0, &br, err) < 0 || strcmp(br.kind, "bridge"))
+		return check_failed(err, "CNI created bridge %s in host namespace was not found", cf.bridge);
+	if (!mac_matches(p->interfaces[bi].mac, &br))
+		return check_failed(err, "bridge %s MAC %s does not match the kernel's", cf.bridge, p->interfaces[bi].mac);
+	if (!!(br.flags & IFF_PROMISC) != cf.promisc)
+		return check_failed(err, "bridge %s promiscuous mode is %s, expected %s", cf.bridge,
+				    br.flags & IFF_PROMISC ? "on" : "off", cf.promisc ? "on" : "off");
+	/* container veth */
+	if (ci < 0)
+		return check_failed(err, "interface %s not found in prevResult", c->ifname);
+	if (strcmp(p->interfaces[ci].sandbox, c->netns))
+		return check_failed(err, "Sandbox in prevResult %s doesn't match configured netns: %s",
+				    p->interfaces[ci].sandbox, c->netns);
+	struct cnl_link cl;
+	if (cnl_link_query(csk, c->ifname, 0, &cl, err) < 0) {
+		err->code = CNI_ERR_CHECK_FAILED;
+		return cni_error_wrap(err, "container interface %s", c->ifname);
+	}
+	if (strcmp(cl.kind, "veth"))
+		return check_failed(err, "container interface %s is a %s, not a veth", c->ifname, cl.kind[0] ? cl.kind : "device");
+	if (!mac_matches(p->interfaces[ci].mac, &cl))
+		return check_failed(err, "interface %s MAC %s does not match the kernel's", c->ifname, p->interfaces[ci].mac);
+	if (!cf.disable_container_iface && !(cl.flags & IFF_UP))
+		return check_failed(err, "interface %s is down", c->ifname);
+	/* host veth: the peer of the container veth, enslaved to the bridge */
+	bool host_ok = false;
+	for (size_t i = 0; i < p->n_interfaces && !host_ok; i++) {
+		const struct cni_interface *it = &p->interfaces[i];
+		struct cnl_link hl;
+		struct cni_error e = { 0 };
+		if ((int)i == bi || !it->name || (it->sandbox && *it->sandbox))
+			continue;
+		if (cnl_link_query(hsk, it->name, 0, &hl, &e) < 0)
+			continue;
+		host_ok = !strcmp(hl.kind, "veth") && hl.ifindex == cl.link && hl.master == br.ifindex &&
+			  (cf.hairpin ? hl.brport_hairpin == 1 : true) && (cf.port_isolation ? hl.brport_isolated == 1 : true);
+	}
+	if (!host_ok)
+		return check_failed(err, "CNI veth created for bridge %s was not found", cf.bridge);
+	/* addresses */
+	_cleanup_free_ struct cni_cidr *addrs = NULL;
+	size_t na = 0;
+	if (cnl_addr_list(csk, cl.ifindex, AF_UNSPEC, &addrs, &na, err) < 0)
+		return -1;
+	for (size_t i = 0; i < p->n_ips; i++) {
+		const struct cni_ipconfig *ipc = &p->ips[i];
+		if (ipc->interface >= 0 && ipc->interface != ci)
+			continue;
+		bool found = false;
+		for (size_t k = 0; k < na && !found; k++)
+			found = cni_ip_eq(&addrs[k].ip, &ipc->address.ip) && addrs[k].prefix == ipc->address.prefix;
+		char b[CNI_CIDR_STRLEN];
+		if (!found)
+			return check_failed(err, "Failed to match addr %s on interface %s", cni_cidr_fmt(&ipc->address, b),
+					    c->ifname);
+	}
+	/* routes */
+	_cleanup_free_ struct cnl_route *routes = NULL;
+	size_t nr = 0;
+	if (p->n_routes && cnl_route_list(csk, cl.ifindex, AF_UNSPEC, 0, &routes, &nr, err) < 0)
+		return -1;
+	for (size_t i = 0; i < p->n_routes; i++) {
+		const struct cni_route *want = &p->routes[i];
+		struct cni_cidr wn = cni_cidr_network(&want->dst);
+		bool found = false;
+		for (size_t k = 0; k < nr && !found; k++) {
+			struct cni_cidr hn = cni_cidr_network(&routes[k].dst);
+			found = cni_ip_eq(&hn.ip, &wn.ip) && hn.prefix == wn.prefix &&
+				(!cni_ip_is_set(&want->gw) || cni_ip_eq(&routes[k].gw, &want->gw));
+		}
+		char d[CNI_CIDR_STRLEN], g[CNI_IP_STRLEN];
+		if (!found)
+			return check_failed(err, "Failed to find route %s via %s on interface %s", cni_cidr_fmt(&wn, d),
+					    cni_ip_is_set(&want->gw) ? cni_ip_fmt(&want->gw, g) : "(none)", c->ifname);
+	}
+	if (cf.ip_masq && p->n_ips) {
+		struct cni_cidr ips[32];
+		size_t n = 0;
+		for (size_t i = 0; i < p->n_ips && n < ARRAY_SIZE(ips); i++)
+			ips[n++] = p->ips[i].address;
+		_cleanup_nft_ struct cni_nft *nft = cni_nft_open(err);
+		if (!nft || masq_check(nft, c->net_name, c->container_id, c->ifname, ips, n, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- STATUS / GC ------------------------------------------------------ */
+
+static int cmd_status(struct cni_call *c)
+{
+	const char *t = cni_ipam_type(c->conf);
+	return t ? cni_delegate(c, t, CNI_CMD_STATUS, NULL, &c->err) : 0;
+}
+
+static int cmd_gc(struct cni_call *c)
+{
+	struct cni_error first = { 0 }, e = { 0 };
+	bool masq = false;
+	(void)cj_bool(c->conf, "ipMasq", &masq, &e);
+	if (masq) {
+		struct cni_attachment *valid = NULL;
+		size_t n = 0;
+		bool present = false;
+		e = (struct cni_error){ 0 };
+		if (cni_gc_valid_attachments(c->conf, &valid, &n, &present, &e) < 0) {
+			first = e;
+		} else if (present) {
+			_cleanup_nft_ struct cni_nft *nft = cni_nft_open(&e);
+			if (!nft || masq_gc(nft, c->net_name, valid, n, &e) < 0)
+				first = e;
+		}
+		cni_attachments_free(valid, n);
+	}
+	const char *t = cni_ipam_type(c->conf);
+	e = (struct cni_error){ 0 };
+	if (t && cni_delegate(c, t, CNI_CMD_GC, NULL, &e) < 0 && !first.code)
+		first = e;
+	if (first.code) {
+		c->err = first;
+		return -1;
+	}
+	return 0;
+}
+
+static const char *const args_keys[] = { "MAC", NULL };
+
+static const struct cni_plugin plugin = {
+	.name = "bridge",
+	.about = "connects containers to a Linux bridge with veth pairs",
+	.args_keys = args_keys,
+	.add = cmd_add,
+	.del = cmd_del,
+	.check = cmd_check,
+	.status = cmd_status,
+	.gc = cmd_gc,
+};
+
+int main(int argc, char **argv)
+{
+	return cni_plugin_main(&plugin, argc, argv);
+}
