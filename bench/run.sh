@@ -38,7 +38,9 @@ cc $CFLAGS -o "$B/runru" bench/runru/runru.c
 env GO111MODULE=off GOFLAGS= GOPATH="/usr/share/gocode:$B/gopath" GOCACHE="$B/gocache" \
 	go build -o "$B/bench-driver" ./bench/driver
 
-OUT=${1:-bench/results/$(date +%Y%m%d-%H%M%S)$([ "${BENCH_QUICK:-}" = 1 ] && echo -quick)}
+SUFFIX=""
+[ "${BENCH_QUICK:-}" = 1 ] && SUFFIX=-quick
+OUT=${1:-bench/results/$(date +%Y%m%d-%H%M%S)$SUFFIX}
 mkdir -p "$OUT"
 export BENCH_RID=${BENCH_RID:-$(head -c 2 /dev/urandom | od -An -tx1 | tr -d ' \n')}
 

@@ -10,6 +10,8 @@
 //	nsadd <name>  | nsdel <name>                    netns under /run/netns
 //	add|del|cadd|cdel <suite> <net> <ns> <capargs|-> [ifname]
 //	par <suite> <net> <capargs|-> <ns1,ns2,...>     concurrent libcni ADDs
+//	fill <suite> <net> <workers> <ns|capargs;...>   attach background
+//	                                                containers, <workers> at a time
 //	quit
 //
 // add/del go through libcni, cadd/cdel exec our cnitool with the suite's
@@ -288,6 +290,48 @@ func handle(f []string) string {
 			}
 		}
 		return fmt.Sprintf("ok %d %d %s", wall, nerr, strings.Join(res, ","))
+	case "fill":
+		if len(f) != 5 {
+			return "err usage: fill suite net workers ns|capargs;..."
+		}
+		s := suites[f[1]]
+		if s == nil {
+			return "err unknown suite"
+		}
+		var workers int
+		fmt.Sscan(f[3], &workers)
+		jobs := make(chan []string)
+		var wg sync.WaitGroup
+		var emu sync.Mutex
+		var first error
+		nerr := 0
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range jobs {
+					_, err := libcniOp("add", s, f[2], j[0], j[1], "eth0")
+					if err != nil {
+						emu.Lock()
+						nerr++
+						if first == nil {
+							first = err
+						}
+						emu.Unlock()
+					}
+				}
+			}()
+		}
+		t0 := time.Now()
+		for _, e := range strings.Split(f[4], ";") {
+			jobs <- strings.SplitN(e, "|", 2)
+		}
+		close(jobs)
+		wg.Wait()
+		if first != nil {
+			return fmt.Sprintf("err %d failed, first: %s", nerr, oneLine(first))
+		}
+		return fmt.Sprintf("ok %d 0 -", time.Since(t0).Nanoseconds())
 	}
 	return "err unknown command " + f[0]
 }
