@@ -148,7 +148,12 @@ w("Runtime `libcni`: Debian's libcni (the library containerd/CRI-O/podman embed)
   "in the netns, one queue, enslaved and up; address + default route; one nft transaction adding a "
   "masquerade set element and a port-map element) and one DEL (nft delete + veth delete), on its own "
   "bridge with the same N (macvlan chain: macvlan created in the netns + address/route; DEL deletes it). "
-  "Netns creation/removal is the runtime's job and not timed.")
+  "Netns creation and removal are the runtime's job and not timed; sampled netns are removed in bulk after "
+  "each run of samples (then a 0.3 s pause), for the suites and the floor alike, so a DEL never waits "
+  "behind the kernel's cleanup of the previous sample's netns: DEL figures are one uncontended veth "
+  "`rcu_barrier()` (~20 ms in /work/shared/reference/kernel-floor.md, `-L` variant), not the 36 ms "
+  "back-to-back case. The floor keeps its nft socket open until after the veth delete, as the floor "
+  "study prescribes.")
 w()
 for c, v in chains.items():
     if not v["points"]:

@@ -10,8 +10,14 @@
  *                               with a masquerade set and a port map
  *   setup macvlan <tag> <a.b>   master <tag>m0 (one end of a veth pair, up)
  *   pop <n>                     attach n more background containers (untimed)
- *   sample                      netns create, ADD, DEL, netns removal; answers
- *                               "ok <add_ns> <del_ns> <ns_create_ns> <ns_rm_ns>"
+ *   sample                      netns create, ADD, DEL; answers
+ *                               "ok <add_ns> <del_ns> <ns_create_ns> 0"
+ *   flush                       remove the sampled (empty) netns; answers
+ *                               "ok <ns_rm_ns_total>". The harness removes
+ *                               netns in bulk after a run of samples, for
+ *                               the plugins as for the floor, so no DEL
+ *                               waits behind the kernel's cleanup_net of the
+ *                               previous sample's netns.
  *   quit                        remove everything this program created
  *
  * ADD (bridge): one RTM_NEWLINK creating the veth with the peer directly in
@@ -55,6 +61,8 @@ static unsigned net_a, net_b;
 static unsigned next_id = 1; /* container index: address net.a.net.b + id + 1 */
 static unsigned n_alive;
 static unsigned alive[1100]; /* ids of background containers */
+static unsigned n_dead;
+static unsigned dead[1100]; /* sampled, detached, netns not yet removed */
 static unsigned seq_no = 1;
 
 static void die(const char *fmt, ...)
@@ -177,7 +185,7 @@ static uint32_t ip_of(unsigned id)
 }
 
 /* --- nftables element batch --- */
-static int nft_elems(int add, unsigned id)
+static int nft_elems(struct mnl_socket *nl, int add, unsigned id)
 {
 	char buf[4096];
 	size_t off = 0;
@@ -238,10 +246,7 @@ static int nft_elems(int add, unsigned id)
 	g->res_id = htons(NFNL_SUBSYS_NFTABLES);
 	off += h->nlmsg_len;
 
-	struct mnl_socket *nl = nl_open(NETLINK_NETFILTER);
-	int r = nl_talk(nl, buf, off, 2);
-	mnl_socket_close(nl);
-	return r;
+	return nl_talk(nl, buf, off, 2);
 }
 
 /* --- ADD / DEL --- */
@@ -341,8 +346,12 @@ static int do_add(unsigned id)
 		die("link add %u: %s", id, strerror(-r));
 	if ((r = add_addr_route(nsfd, "eth0", id)))
 		die("addr/route %u: %s", id, strerror(-r));
-	if (mode == M_BRIDGE && (r = nft_elems(1, id)))
-		die("nft add %u: %s", id, strerror(-r));
+	if (mode == M_BRIDGE) {
+		struct mnl_socket *nft = nl_open(NETLINK_NETFILTER);
+		if ((r = nft_elems(nft, 1, id)))
+			die("nft add %u: %s", id, strerror(-r));
+		mnl_socket_close(nft);
+	}
 	close(nsfd);
 	return 0;
 }
@@ -352,11 +361,13 @@ static int do_del(unsigned id)
 	char buf[512], host[32];
 	void *hp;
 	int r;
-	struct mnl_socket *nl;
+	struct mnl_socket *nl, *nft = NULL;
 	if (mode == M_BRIDGE) {
 		/* nft DEL first, veth delete, then close: the veth's rcu_barrier
-		 * covers the nft destroy work's grace period */
-		if ((r = nft_elems(0, id)))
+		 * covers the nft destroy work's grace period, which a close of
+		 * the nfnetlink socket would otherwise wait for */
+		nft = nl_open(NETLINK_NETFILTER);
+		if ((r = nft_elems(nft, 0, id)))
 			die("nft del %u: %s", id, strerror(-r));
 		name_of(host, sizeof(host), "v", id);
 		nl = nl_open(NETLINK_ROUTE);
@@ -370,6 +381,8 @@ static int do_del(unsigned id)
 	mnl_attr_put_strz(h, IFLA_IFNAME, host);
 	r = nl_talk(nl, buf, h->nlmsg_len, 1);
 	mnl_socket_close(nl);
+	if (nft)
+		mnl_socket_close(nft);
 	if (r)
 		die("link del %u: %s", id, strerror(-r));
 	return 0;
@@ -412,7 +425,9 @@ static void teardown(void)
 {
 	for (unsigned i = 0; i < n_alive; i++)
 		ns_remove(alive[i]);
-	n_alive = 0;
+	for (unsigned i = 0; i < n_dead; i++)
+		ns_remove(dead[i]);
+	n_alive = n_dead = 0;
 	if (mode == M_BRIDGE) {
 		sh("ip link del %sb0 2>/dev/null", tag);
 		sh("nft delete table ip %s 2>/dev/null", tag);
@@ -461,10 +476,16 @@ int main(void)
 			int64_t t2 = now_ns();
 			do_del(id);
 			int64_t t3 = now_ns();
-			ns_remove(id);
-			int64_t t4 = now_ns();
-			printf("ok %lld %lld %lld %lld\n", (long long)(t2 - t1), (long long)(t3 - t2), (long long)(t1 - t0),
-			       (long long)(t4 - t3));
+			if (n_dead == sizeof(dead) / sizeof(dead[0]))
+				die("flush more often");
+			dead[n_dead++] = id;
+			printf("ok %lld %lld %lld 0\n", (long long)(t2 - t1), (long long)(t3 - t2), (long long)(t1 - t0));
+		} else if (!strcmp(cmd, "flush")) {
+			int64_t t0 = now_ns();
+			for (unsigned i = 0; i < n_dead; i++)
+				ns_remove(dead[i]);
+			n_dead = 0;
+			printf("ok %lld\n", (long long)(now_ns() - t0));
 		} else {
 			printf("err unknown command %s\n", cmd);
 		}
