@@ -14,6 +14,9 @@ Knobs (environment):
   BENCH_SAMPLES=24     ADD+DEL samples per (chain, N, suite, runtime)
   BENCH_BLOCKS=3       samples are split into this many runs; figures are
                        the median of the per-run p50/p95 with min and max
+  BENCH_POINT_SECS=90  stop sampling one (chain, N) after this long (at least
+                       3 samples per run are taken): the reference portmap
+                       at N=1000 takes seconds per operation
   BENCH_CHAINS=...     comma list of chain names (default: all)
   BENCH_PAR=64         concurrent ADDs
   BENCH_FILL_WORKERS=4 concurrent ADDs while attaching the N background
@@ -54,6 +57,7 @@ IPERF_RUNS = int(os.environ.get("BENCH_IPERF_RUNS", 1 if QUICK else 3))
 IPERF_SECS = int(os.environ.get("BENCH_IPERF_SECS", 1 if QUICK else 5))
 RUSAGE_SAMPLES = 3 if QUICK else 8
 FILL_WORKERS = int(os.environ.get("BENCH_FILL_WORKERS", 4))
+POINT_SECS = float(os.environ.get("BENCH_POINT_SECS", 60 if QUICK else 90))
 SKIP = set(envlist("BENCH_SKIP", [], str))
 RID = os.environ.get("BENCH_RID") or "%04x" % random.randrange(0x10000)
 SUITES = ["ours", "ref"]
@@ -144,6 +148,9 @@ class Host:
         sh("ip netns add %s && ip netns exec %s ip link set lo up" % (self.name, self.name))
         self.work = work
         env = dict(os.environ)
+        # our nft-using plugins keep per-attachment records under
+        # /var/lib/cni/cni-c unless told otherwise: keep them in the run
+        env["CNI_C_STATE_DIR"] = os.path.join(work, "cni-c-state")
         if runru_log:
             env["RUNRU_LOG"] = runru_log
         self.drv = Proc(self.name, [os.path.join(BUILD, "bench-driver")], env)
@@ -300,7 +307,11 @@ def stage_chains(work, res):
                 pt["floor"] = {"add": [], "del": [], "ns_create": []}
                 per_block = max(1, SAMPLES // BLOCKS)
                 pending = []  # sampled netns, removed in bulk at the end of each run
+                t_pt = time.time()
                 for k in range(SAMPLES):
+                    if k >= 3 * BLOCKS and time.time() - t_pt > POINT_SECS:
+                        log("%s: N=%d: time cap after %d samples" % (cname, N, k))
+                        break
                     if k and k % per_block == 0:
                         flush(host, pending)
                     order = active if k % 2 == 0 else active[::-1]

@@ -168,8 +168,8 @@ for c, v in chains.items():
             continue
         for rt in ("libcni", "cnitool"):
             o, r = pt["ours"][rt], pt["ref"][rt]
-            w("| %s | %s | %s | %s | **%s** | %s | %s | %s | %s | **%s** | %s | %s | %s / %s |" % (
-                N, rt, rng(o["add"]), rng(r["add"]),
+            w("| %s | %s (n=%s/%s) | %s | %s | **%s** | %s | %s | %s | %s | **%s** | %s | %s | %s / %s |" % (
+                N, rt, o["add"]["n"] if o["add"] else 0, r["add"]["n"] if r["add"] else 0, rng(o["add"]), rng(r["add"]),
                 f2(ratio(r["add"] and r["add"]["p50"], o["add"] and o["add"]["p50"])),
                 rng(o["add"], "p95"), rng(r["add"], "p95"), rng(o["del"]), rng(r["del"]),
                 f2(ratio(r["del"] and r["del"]["p50"], o["del"] and o["del"]["p50"])),
@@ -289,6 +289,10 @@ if R.get("stage_errors"):
     w()
     for k, v in R["stage_errors"].items():
         w("- %s: `%s`" % (k, v))
+    w()
+an = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+if os.path.exists(an):
+    L.append(open(an).read().rstrip("\n"))
     w()
 w("Stage times (s): %s; total %s s." % (R.get("stage_secs"), R.get("total_secs")))
 w()
