@@ -2,6 +2,7 @@
 """results.json -> report.md + plots (gnuplot, SVG and PNG) in the same dir."""
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -329,10 +330,11 @@ def plot(op, fname, title):
     os.unlink(dat)
 
 
-if chains and Ns:
+HAVE_GNUPLOT = shutil.which("gnuplot") is not None
+if chains and Ns and HAVE_GNUPLOT:
     plot("add", "add-latency", "chain ADD p50 (libcni)")
     plot("del", "del-latency", "chain DEL p50 (libcni)")
-if ip and direct:
+if ip and direct and HAVE_GNUPLOT:
     dat = os.path.join(out, "iperf.dat")
     with open(dat, "w") as f:
         for k, v in ip.items():

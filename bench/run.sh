@@ -27,7 +27,8 @@ command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "bench: installing ${need[*]}" >&2
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2 ||
-		{ apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2; }
+		{ apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2; } ||
+		echo "bench: could not install ${need[*]}; the parts needing them are skipped" >&2
 fi
 
 [ -x bin/cnitool ] || make --no-print-directory all

@@ -38,7 +38,7 @@ teardown() { teardown_common; }
 	grep -q '^## Targets' "$OUT/report.md"
 	grep -q '^| 1 | libcni | [0-9]' "$OUT/report.md"
 	grep -q '^## host-local alone' "$OUT/report.md"
-	[ -s "$OUT/add-latency.svg" ] && [ -s "$OUT/add-latency.png" ]
+	if command -v gnuplot >/dev/null; then [ -s "$OUT/add-latency.svg" ] && [ -s "$OUT/add-latency.png" ]; fi
 	# nothing of the run stays behind
 	! ls /run/netns | grep -q "^cbh"
 }
