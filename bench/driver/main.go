@@ -172,7 +172,8 @@ func libcniOp(op string, s *suite, net, ns, capargs, ifname string) (types.Resul
 
 func cnitoolOp(op string, s *suite, net, ns, capargs, ifname string) (string, error) {
 	cmd := exec.Command(cnitool, op, net, nsPath(ns), "-i", ifname)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CNI_PATH=" + s.path, "NETCONFPATH=" + s.confdir, "CNI_CACHE_DIR=" + s.cache}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CNI_PATH=" + s.path, "NETCONFPATH=" + s.confdir, "CNI_CACHE_DIR=" + s.cache,
+		"CNI_C_STATE_DIR=" + os.Getenv("CNI_C_STATE_DIR")}
 	if capargs != "-" {
 		cmd.Env = append(cmd.Env, "CAP_ARGS="+capargs)
 	}
