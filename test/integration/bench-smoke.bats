@@ -13,7 +13,8 @@ teardown() { teardown_common; }
 
 @test "bench smoke: report with figures for ours and the reference" {
 	OUT=$TMP/bench
-	run env BENCH_QUICK=1 BENCH_N=1,5 "$REPO/bench/run.sh" "$OUT"
+	RID=${TID:0:4} # every name the run creates carries it
+	run env BENCH_QUICK=1 BENCH_N=1,5 BENCH_RID=$RID "$REPO/bench/run.sh" "$OUT"
 	echo "$output" | tail -30
 	[ "$status" -eq 0 ]
 	[ -s "$OUT/report.md" ]
@@ -36,9 +37,9 @@ teardown() { teardown_common; }
 	done
 	# the report carries the tables and the plots exist
 	grep -q '^## Targets' "$OUT/report.md"
-	grep -q '^| 1 | libcni | [0-9]' "$OUT/report.md"
+	grep -Eq '^\| 1 \| libcni \(n=[0-9]+/[0-9]+\) \| [0-9]' "$OUT/report.md"
 	grep -q '^## host-local alone' "$OUT/report.md"
 	if command -v gnuplot >/dev/null; then [ -s "$OUT/add-latency.svg" ] && [ -s "$OUT/add-latency.png" ]; fi
 	# nothing of the run stays behind
-	! ls /run/netns | grep -q "^cbh"
+	[ -z "$(ls /run/netns | grep -E "^(cbh?|f)$RID" || true)" ]
 }
