@@ -13,9 +13,10 @@
 
 #include "cni/conntrack.h"
 
-#ifndef CTA_FILTER_FLAG
-#define CTA_FILTER_FLAG(ctattr) (1 << (ctattr))
-#endif
+/* The kernel's CTA_FILTER_F_* bits (net/netfilter/nf_conntrack_netlink.c):
+ * not 1 << CTA_*, but their own numbering. */
+#define CT_FILTER_PROTO_NUM (1u << 3)
+#define CT_FILTER_PROTO_DST_PORT (1u << 5)
 
 struct tuples {
 	char **t;      /* raw CTA_TUPLE_ORIG attributes (header included) */
@@ -133,7 +134,7 @@ int ct_flush_dport(int family, uint8_t proto, uint16_t port, struct cni_error *e
 	mnl_attr_nest_end(h, p);
 	mnl_attr_nest_end(h, o);
 	struct nlattr *f = mnl_attr_nest_start(h, CTA_FILTER);
-	mnl_attr_put_u32(h, CTA_FILTER_ORIG_FLAGS, CTA_FILTER_FLAG(CTA_PROTO_NUM) | CTA_FILTER_FLAG(CTA_PROTO_DST_PORT));
+	mnl_attr_put_u32(h, CTA_FILTER_ORIG_FLAGS, CT_FILTER_PROTO_NUM | CT_FILTER_PROTO_DST_PORT);
 	mnl_attr_nest_end(h, f);
 
 	struct tuples t = { .proto = proto, .port = port };

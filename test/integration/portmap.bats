@@ -71,7 +71,8 @@ outside() {
 }
 
 tcp() { socat -T3 - TCP:$1,connect-timeout=2 </dev/null; }
-udp() { echo ping | socat -T1 - UDP:$1; }
+# UDP: the first datagram may race the server's start; try a few times
+udp() { local i r; for i in 1 2 3 4 5; do r=$(echo ping | socat -T1 - UDP:$1 2>/dev/null) && [ -n "$r" ] && { echo "$r"; return 0; }; sleep 0.2; done; return 1; }
 settle() { sleep 0.05; }
 
 @test "portmap: no mappings prints prevResult and touches nothing" {
@@ -114,6 +115,7 @@ settle() { sleep 0.05; }
 	conf=$(pmconf "$RES_a" '[{"hostPort":'$HP',"containerPort":53,"protocol":"udp"}]')
 	run pm ADD a "$conf"
 	[ "$status" -eq 0 ]
+	on_cleanup "pm DEL a '$conf'"
 	sleep 0.2
 	[ "$(udp $SUB.1:$HP)" = "a $SUB.1" ]
 	nft -j list map inet cni_c pm4 | jq -e --arg t "$NET/a$TID/eth0" '[.nftables[]|select(.map)|.map.elem//[]|.[]|select(.[0].elem.comment==$t)]|length==1'
@@ -123,6 +125,21 @@ settle() { sleep 0.05; }
 	nft -j list map inet cni_c pm4 | jq -e --arg t "$NET/a$TID/eth0" '[.nftables[]|select(.map)|.map.elem//[]|.[]|select(.[0].elem.comment==$t)]|length==0'
 	run pm DEL a "$conf"
 	[ "$status" -eq 0 ]
+}
+
+@test "portmap: a stale UDP conntrack entry of the host port is flushed on ADD (same 5-tuple reaches the container)" {
+	container a
+	serve a udp 53
+	local sp=$(( HP + 1 ))
+	# before the mapping: a datagram to the host port creates a conntrack entry without NAT
+	echo x | socat -T0.3 - UDP:$SUB.1:$HP,sourceport=$sp 2>/dev/null || true
+	grep -q "dport=$HP " /proc/net/nf_conntrack 2>/dev/null || true
+	run pm ADD a "$(pmconf "$RES_a" '[{"hostPort":'$HP',"containerPort":53,"protocol":"udp"}]')"
+	[ "$status" -eq 0 ]
+	on_cleanup "pm DEL a '$(pmconf "$RES_a" '[]')'"
+	sleep 0.2
+	run bash -c "echo ping | socat -T1 - UDP:$SUB.1:$HP,sourceport=$sp"
+	[ "$output" = "a $SUB.1" ]
 }
 
 @test "portmap: hostIP binds the mapping to one address" {
