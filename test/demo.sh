@@ -11,6 +11,8 @@ export NETCONFPATH=$REPO/conf-examples CNI_PATH=$REPO/bin CNI_CACHE_DIR=/run/cni
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cleanup() {
 	"$REPO/bin/cnitool" del cnic-demo "$NSPATH" >/dev/null 2>&1 || true
+	# nothing of the network is valid any more: drops its nftables sets and rules
+	CNI_VALID_ATTACHMENTS='[]' "$REPO/bin/cnitool" gc cnic-demo >/dev/null 2>&1 || true
 	ip netns del "$NS" 2>/dev/null || true
 	ip link del cnic-demo0 2>/dev/null || true
 	rm -rf /run/cni-c-demo

@@ -13,7 +13,12 @@ setup() {
 	A=$((160 + RANDOM % 40)); B=$((RANDOM % 256))
 	PORT=$((30000 + RANDOM % 5000))
 }
-teardown() { teardown_common; }
+teardown() {
+	[ -f "$CLEANUP.first" ] && tac "$CLEANUP.first" >> "$CLEANUP"
+	teardown_common
+	# the network must not outlive the test in table inet cni_c
+	! nft list table inet cni_c 2>/dev/null | grep -q "_ex$TID "
+}
 
 # rewrite FILE -> $NETCONFPATH/x.conflist; prints the network name
 prepare() {
@@ -29,6 +34,8 @@ prepare() {
 				| .ipam.ranges |= map(map(if (.subnet | test(":")) then {subnet: $s6} else {subnet: $s4} end))
 			   else . end))' "$f" > "$NETCONFPATH/x.conflist"
 	on_cleanup "ip link del cx$TID"
+	# last: GC with an empty valid list drops the network's nft sets/rules and records
+	echo "CNI_VALID_ATTACHMENTS='[]' CNI_CACHE_DIR=$CNI_CACHE_DIR NETCONFPATH=$NETCONFPATH CNI_PATH=$BIN $BIN/cnitool gc $name" >> "$CLEANUP.first"
 	echo "$name"
 }
 
