@@ -249,17 +249,19 @@ if hl:
       "reference format (`<ip>` holding `<cid>\\r\\n<ifname>`, `last_reserved_ip.0`); the first ADD/DEL per "
       "size is a warm-up (our index is built there) and not counted.")
     w()
-    w("| allocations | ADD ours p50 | ADD ref p50 | ref/ours | DEL ours p50 | DEL ref p50 | ref/ours | CPU ADD ours / ref | peak RSS KiB ours / ref |")
-    w("|---|---|---|---|---|---|---|---|---|")
+    w("| allocations | ADD ours p50 | ADD ref p50 | ref/ours | ADD p95 ours / ref | DEL ours p50 | DEL ref p50 | ref/ours | DEL p95 ours / ref | CPU ADD ours / ref | peak RSS KiB ours / ref |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
     for k, v in hl.items():
         if not k.isdigit():
             continue
         o, r = v.get("ours"), v.get("ref")
         if not o or not r:
             continue
-        w("| %s | %s | %s | **%s** | %s | %s | **%s** | %s / %s | %s / %s |" % (
-            k, rng(o["add"]), rng(r["add"]), f2(ratio(r["add"]["p50"], o["add"]["p50"])), rng(o["del"]), rng(r["del"]),
-            f2(ratio(r["del"]["p50"], o["del"]["p50"])), f2(o["add_cpu"]), f2(r["add_cpu"]), o["rss_kib"], r["rss_kib"]))
+        w("| %s | %s | %s | **%s** | %s / %s | %s | %s | **%s** | %s / %s | %s / %s | %s / %s |" % (
+            k, rng(o["add"]), rng(r["add"]), f2(ratio(r["add"]["p50"], o["add"]["p50"])),
+            f2(o["add"]["p95"]), f2(r["add"]["p95"]), rng(o["del"]), rng(r["del"]),
+            f2(ratio(r["del"]["p50"], o["del"]["p50"])), f2(o["del"]["p95"]), f2(r["del"]["p95"]),
+            f2(o["add_cpu"]), f2(r["add_cpu"]), o["rss_kib"], r["rss_kib"]))
     if hl.get("errors"):
         w()
         w("Errors: " + "; ".join(hl["errors"][:3]))
