@@ -3,7 +3,7 @@
 # make check        deps + build + every test;  make demo   deps + build + demo
 # make install PREFIX=/opt/cni DESTDIR=...   plugins into $(PREFIX)/bin
 # Link layout (README "Building"): MULTICALL=1 (default) links every plugin into
-# one bin/cni-c, bin/<plugin> being hard links to it; MULTICALL=0 one binary per
+# one build/*/cni-c, bin/<plugin> being hard links to it; MULTICALL=0 one binary per
 # plugin. LINK=static-libs (default): the pkg-config libraries that ship a .a are
 # linked statically, libc and the rest (Debian: libmnl) shared; LINK=shared: all
 # shared; LINK=static: static-pie, needs a .a of every library (also libmnl.a).
@@ -69,7 +69,8 @@ PLUGIN_DIRS := $(sort $(patsubst %/main.c,%,$(wildcard plugins/*/*/main.c)))
 PLUGIN_NAMES := $(notdir $(PLUGIN_DIRS))
 PLUGIN_BINS := $(addprefix $(BIN)/,$(PLUGIN_NAMES))
 TOOL_BINS := $(BIN)/cnitool
-MC_BIN := $(BIN)/cni-c
+# the multi-call binary stays out of bin/, which holds only plugin names (+ cnitool)
+MC_BIN := $(BUILD)/cni-c
 LINK_VARIANT := $(VARIANT) multicall=$(MULTICALL) link=$(LINK) $(LDFLAGS)
 
 UNIT_SRCS := $(sort $(wildcard test/unit/*.c))
@@ -105,12 +106,13 @@ ifeq ($(MULTICALL),1)
 # definition is its main, renamed cnic_main_<plugin>; tools/cni-c dispatches.
 mc_sym = cnic_main_$(subst -,_,$(1))
 define mc_rule
-$(BUILD)/cni-c/$(notdir $(1)).o: $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c))
+$(BUILD)/mc/$(notdir $(1)).o: $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c))
 	@mkdir -p $$(dir $$@)
 	$(Q)$(LD) -r -o $$@.r $$^
 	$(Q)$(OBJCOPY) --redefine-sym main=$(call mc_sym,$(notdir $(1))) -G $(call mc_sym,$(notdir $(1))) $$@.r $$@
 	@rm -f $$@.r
 $(BIN)/$(notdir $(1)): $(MC_BIN)
+	@mkdir -p $(BIN)
 	$(Q)ln -f $$< $$@
 endef
 $(foreach d,$(PLUGIN_DIRS),$(eval $(call mc_rule,$(d))))
@@ -122,8 +124,8 @@ $(BUILD)/cni-c-plugins.h: FORCE
 $(BUILD)/tools/cni-c/main.o: $(BUILD)/cni-c-plugins.h
 $(BUILD)/tools/cni-c/main.o: CFLAGS_ALL += -I$(BUILD)
 
-$(MC_BIN): $(BUILD)/tools/cni-c/main.o $(addprefix $(BUILD)/cni-c/,$(addsuffix .o,$(PLUGIN_NAMES))) $(LIB) $(BUILD)/.variant
-	@mkdir -p $(BIN)
+$(MC_BIN): $(BUILD)/tools/cni-c/main.o $(addprefix $(BUILD)/mc/,$(addsuffix .o,$(PLUGIN_NAMES))) $(LIB) $(BUILD)/.variant
+	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@",true)
 	@rm -f $@
 	$(Q)$(CC) -o $@ $(filter %.o,$^) $(LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
@@ -168,8 +170,10 @@ bench: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 ifeq ($(MULTICALL),1)
-	install -m 0755 $(MC_BIN) $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
-	for p in $(PLUGIN_NAMES); do ln -f $(DESTDIR)$(PREFIX)/bin/cni-c $(DESTDIR)$(PREFIX)/bin/$$p || exit 1; done
+	install -m 0755 $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(MC_BIN) $(DESTDIR)$(PREFIX)/bin/$(firstword $(PLUGIN_NAMES))
+	for p in $(wordlist 2,$(words $(PLUGIN_NAMES)),$(PLUGIN_NAMES)); do \
+		ln -f $(DESTDIR)$(PREFIX)/bin/$(firstword $(PLUGIN_NAMES)) $(DESTDIR)$(PREFIX)/bin/$$p || exit 1; done
 else
 	install -m 0755 $(PLUGIN_BINS) $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
 endif

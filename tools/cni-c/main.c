@@ -1,7 +1,7 @@
 /*
  * cni-c: every plugin in one executable (make MULTICALL=1, the default).
  *
- * bin/<plugin> are hard links to this binary; a CNI runtime execs the
+ * bin/<plugin> are hard links to this binary (build/rel/cni-c); a CNI runtime execs the
  * plugin by path, so basename(argv[0]) names the plugin to run.
  * `cni-c <plugin> [args]` works too (handy for a renamed copy).
  * Each plugin's main() is renamed cnic_main_<plugin> at link time
