@@ -598,16 +598,20 @@ def stage_iperf(work, res):
 
 
 def sizes(res):
-    out = {}
+    out, disk = {}, {}
     for s, d in (("ours", OURS), ("ref", REF)):
-        m = {}
+        m, seen = {}, {}
         if os.path.isdir(d):
             for p in sorted(os.listdir(d)):
                 f = os.path.join(d, p)
                 if p != "cnitool" and not p.startswith(".") and os.path.isfile(f) and os.access(f, os.X_OK):
-                    m[p] = os.path.getsize(f)
+                    st = os.stat(f)
+                    m[p] = st.st_size
+                    seen[(st.st_dev, st.st_ino)] = st.st_size  # hard links count once, as du does
         out[s] = m
+        disk[s] = sum(seen.values())
     res["sizes"] = out
+    res["sizes_disk"] = disk
 
 
 def machine(res):
