@@ -311,7 +311,12 @@ static int cmd_add(struct cni_call *c)
 	(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", cf.bridge);
 
 	char host[IF_NAMESIZE];
-	if (vethp_create(hsk, csk, nsfd, c, mtu, cf.has_mac ? cf.mac : NULL, br.ifindex, host, err) < 0)
+	/* The host end is created DOWN: addrgenmode and port settings go on
+	 * a link that never had carrier, and it goes UP once, so its carrier
+	 * changes once. Every carrier/up change of a host link walks all IPv6
+	 * routes of the host netns (rt6_sync_down_dev/rt6_sync_up), which is
+	 * what made ADD grow with the number of veths on the host. */
+	if (vethp_create_ex(hsk, csk, nsfd, c, mtu, cf.has_mac ? cf.mac : NULL, br.ifindex, false, host, err) < 0)
 		return -1;
 
 	/* From here on every failure undoes what was done. */
@@ -323,7 +328,7 @@ static int cmd_add(struct cni_call *c)
 		goto fail;
 	/* The host end is only a bridge port: no IPv6 link-local (no DAD,
 	 * MLD or RS flooded to every port, kernel-floor.md section 2). The
-	 * kernel takes this before the link has carrier (peer still down). */
+	 * kernel takes this only while the link is down. */
 	(void)cnl_link_set_addrgenmode(hsk, hl.ifindex, IN6_ADDR_GEN_MODE_NONE, &ignore);
 	(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", host);
 	if (cnl_bridge_port_set(hsk, hl.ifindex, cf.hairpin ? 1 : -1, cf.port_isolation ? 1 : -1, err) < 0)
@@ -377,8 +382,15 @@ static int cmd_add(struct cni_call *c)
 	if (calc_gateways(&cf, res, &gws, err) < 0)
 		goto fail;
 
+	/* Host end UP: after the container end when possible (the carrier
+	 * then comes on with the UP, one state change); before it with
+	 * enabledad, whose DAD (and the wait for it) needs the carrier. */
+	if (cf.enabledad && cnl_link_set_up(hsk, hl.ifindex, true, err) < 0)
+		goto fail;
 	struct add_state st = { .c = c, .cf = &cf, .csk = csk, .res = res };
 	if (netns_run_fd(nsfd, container_setup, &st, err) < 0)
+		goto fail;
+	if (!cf.enabledad && cnl_link_set_up(hsk, hl.ifindex, true, err) < 0)
 		goto fail;
 
 	if (cf.is_gw) {
