@@ -193,6 +193,12 @@ int cni_sysctl_set(const char *key, const char *value, struct cni_error *err);
 /* Convenience: key built from a format. */
 int cni_sysctl_setf(const char *value, struct cni_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Write without reading first: for an interface just created, whose
+ * value is the kernel default we are changing, the read is one more open
+ * of /proc/sys for nothing. */
+int cni_sysctl_write(const char *key, const char *value, struct cni_error *err);
+int cni_sysctl_writef(const char *value, struct cni_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* ---- bounded waits on kernel notifications ---------------------------- */
 

@@ -255,7 +255,8 @@ struct add_state {
 };
 
 /* Runs inside the container netns. The DAD sysctl must be written before
- * the link goes UP (DAD starts then). */
+ * the link goes UP (DAD starts then). The link is new: sysctls that we
+ * move away from the kernel default are written without reading first. */
 static int container_setup(void *arg, struct cni_error *err)
 {
 	struct add_state *st = arg;
@@ -265,10 +266,10 @@ static int container_setup(void *arg, struct cni_error *err)
 		(void)cni_sysctl_setf("1", &ignore, "net/ipv6/conf/%s/enhanced_dad", ifn);
 		(void)cni_sysctl_setf("1", &ignore, "net/ipv6/conf/%s/accept_dad", ifn);
 	} else {
-		(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_dad", ifn);
+		(void)cni_sysctl_writef("0", &ignore, "net/ipv6/conf/%s/accept_dad", ifn);
 	}
 	if (st->cf->ipam_type) {
-		(void)cni_sysctl_setf("1", &ignore, "net/ipv4/conf/%s/arp_notify", ifn);
+		(void)cni_sysctl_writef("1", &ignore, "net/ipv4/conf/%s/arp_notify", ifn);
 		return cnl_configure_iface(st->csk, ifn, st->res, err);
 	}
 	if (st->cf->disable_container_iface)
@@ -330,7 +331,7 @@ static int cmd_add(struct cni_call *c)
 	 * MLD or RS flooded to every port, kernel-floor.md section 2). The
 	 * kernel takes this only while the link is down. */
 	(void)cnl_link_set_addrgenmode(hsk, hl.ifindex, IN6_ADDR_GEN_MODE_NONE, &ignore);
-	(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", host);
+	(void)cni_sysctl_writef("0", &ignore, "net/ipv6/conf/%s/accept_ra", host);
 	if (cnl_bridge_port_set(hsk, hl.ifindex, cf.hairpin ? 1 : -1, cf.port_isolation ? 1 : -1, err) < 0)
 		goto fail;
 	if (br_conf_vlan_filtering(&cf) && port_vlans(hsk, hl.ifindex, &cf, true, err) < 0)
