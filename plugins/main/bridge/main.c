@@ -317,15 +317,15 @@ static int cmd_add(struct cni_call *c)
 	 * changes once. Every carrier/up change of a host link walks all IPv6
 	 * routes of the host netns (rt6_sync_down_dev/rt6_sync_up), which is
 	 * what made ADD grow with the number of veths on the host. */
-	if (vethp_create_ex(hsk, csk, nsfd, c, mtu, cf.has_mac ? cf.mac : NULL, br.ifindex, false, host, err) < 0)
+	struct cnl_link hl, cl;
+	if (vethp_create_ex(hsk, csk, nsfd, c, mtu, cf.has_mac ? cf.mac : NULL, br.ifindex, false, host, &hl, err) < 0)
 		return -1;
 
 	/* From here on every failure undoes what was done. */
 	bool ipam_added = false, masq_added = false, spoof_added = false;
 	_cleanup_nft_ struct cni_nft *brnft = NULL;
 	_cleanup_result_ struct cni_result *res = NULL;
-	struct cnl_link hl, cl;
-	if (cnl_link_query(hsk, host, 0, &hl, err) < 0)
+	if (!hl.ifindex && cnl_link_query(hsk, host, 0, &hl, err) < 0) /* kernel without NLM_F_ECHO here */
 		goto fail;
 	/* The host end is only a bridge port: no IPv6 link-local (no DAD,
 	 * MLD or RS flooded to every port, kernel-floor.md section 2). The
@@ -443,12 +443,15 @@ static int cmd_add(struct cni_call *c)
 	 * usually done by now. Frames sent before it are dropped (the reason
 	 * the reference polls at 0/50/500/1000/1000 ms). We look once and,
 	 * only if needed, sleep on link notifications until it is ready. */
-	if (!cf.disable_container_iface && cnl_wait_bridge_port(hsk, hl.ifindex, PORT_WAIT_MS, err) < 0)
+	/* MACs and MTUs after the dust settled (the wait's last look is the
+	 * host end's) */
+	if (!cf.disable_container_iface) {
+		if (cnl_wait_bridge_port_link(hsk, hl.ifindex, PORT_WAIT_MS, &hl, err) < 0)
+			goto fail;
+	} else if (cnl_link_query(hsk, NULL, hl.ifindex, &hl, err) < 0) {
 		goto fail;
-
-	/* MACs and MTUs after the dust settled */
-	if (cnl_link_query(hsk, NULL, br.ifindex, &br, err) < 0 || cnl_link_query(hsk, NULL, hl.ifindex, &hl, err) < 0 ||
-	    cnl_link_query(csk, c->ifname, 0, &cl, err) < 0)
+	}
+	if (cnl_link_query(hsk, NULL, br.ifindex, &br, err) < 0 || cnl_link_query(csk, c->ifname, 0, &cl, err) < 0)
 		goto fail;
 	if (vethp_fill_iface(res, 0, &br) < 0 || vethp_fill_iface(res, 1, &hl) < 0 || vethp_fill_iface(res, 2, &cl) < 0) {
 		OOM(err);
