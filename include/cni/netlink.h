@@ -112,6 +112,8 @@ struct cnl_veth {
 	const uint8_t *peer_mac;/* NULL = random */
 	int master;             /* enslave this side to it, 0 = none */
 	bool up;                /* this side UP at creation */
+	struct cnl_link *out;   /* when set: this side as created (NLM_F_ECHO);
+				 * ifindex stays 0 on kernels without echo */
 };
 int cnl_veth_create(struct nl_sock *sk, const struct cnl_veth *v, struct cni_error *err);
 
@@ -193,6 +195,12 @@ int cni_sysctl_set(const char *key, const char *value, struct cni_error *err);
 /* Convenience: key built from a format. */
 int cni_sysctl_setf(const char *value, struct cni_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Write without reading first: for an interface just created, whose
+ * value is the kernel default we are changing, the read is one more open
+ * of /proc/sys for nothing. */
+int cni_sysctl_write(const char *key, const char *value, struct cni_error *err);
+int cni_sysctl_writef(const char *value, struct cni_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* ---- bounded waits on kernel notifications ---------------------------- */
 
@@ -208,6 +216,9 @@ int cnl_wait_ipv6_settled(struct nl_sock *sk, int ifindex, int timeout_ms, struc
  * comes up, i.e. asynchronously after the peer is set UP. Error
  * `bridge port in error state: <state>` at the deadline. */
 int cnl_wait_bridge_port(struct nl_sock *sk, int ifindex, int timeout_ms, struct cni_error *err);
+/* The same; *out is the port's link as last seen (ready) on success. */
+int cnl_wait_bridge_port_link(struct nl_sock *sk, int ifindex, int timeout_ms, struct cnl_link *out,
+			      struct cni_error *err);
 
 /* ---- applying an IPAM result (the reference's ConfigureIface) --------- */
 

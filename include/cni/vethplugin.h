@@ -22,6 +22,13 @@ int vethp_open(const struct cni_call *c, int *nsfd, struct nl_sock **hsk, struct
  * the container is an error. */
 int vethp_create(struct nl_sock *hsk, struct nl_sock *csk, int nsfd, const struct cni_call *c, unsigned mtu,
 		 const uint8_t *peer_mac, int master, char host[IF_NAMESIZE], struct cni_error *err);
+/* The same, the host end UP at creation only when host_up (a host end
+ * created down can take IPv6 addrgenmode and port settings before it ever
+ * has carrier, and goes UP once); *host_link (when not NULL) is the host
+ * end as the kernel echoed it, ifindex 0 if the kernel did not. */
+int vethp_create_ex(struct nl_sock *hsk, struct nl_sock *csk, int nsfd, const struct cni_call *c, unsigned mtu,
+		    const uint8_t *peer_mac, int master, bool host_up, char host[IF_NAMESIZE], struct cnl_link *host_link,
+		    struct cni_error *err);
 
 /* Drop the result's interfaces (IPAM's), keeping IPs/routes/DNS. */
 void vethp_result_clear_ifaces(struct cni_result *r);

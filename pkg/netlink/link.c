@@ -307,7 +307,12 @@ int cnl_veth_create(struct nl_sock *sk, const struct cnl_veth *v, struct cni_err
 {
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_flags = v->up ? IFF_UP : 0,
 				 .ifi_change = v->up ? IFF_UP : 0 };
-	_cleanup_msg_ struct nl_msg *m = cnl_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof(ifi));
+	/* With NLM_F_ECHO the kernel sends back the new link's RTM_NEWLINK
+	 * (ifindex, MAC): no query after creation. */
+	_cleanup_msg_ struct nl_msg *m =
+		cnl_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | (v->out ? NLM_F_ECHO : 0), &ifi, sizeof(ifi));
+	if (v->out)
+		memset(v->out, 0, sizeof(*v->out));
 	if (!m || nla_put_string(m, IFLA_IFNAME, v->name) < 0 || nla_put_u32(m, IFLA_NUM_TX_QUEUES, 1) < 0 ||
 	    nla_put_u32(m, IFLA_NUM_RX_QUEUES, 1) < 0 || (v->mtu && nla_put_u32(m, IFLA_MTU, v->mtu) < 0) ||
 	    (v->mac && nla_put(m, IFLA_ADDRESS, 6, v->mac) < 0) ||
@@ -329,7 +334,8 @@ int cnl_veth_create(struct nl_sock *sk, const struct cnl_veth *v, struct cni_err
 	nla_nest_end(m, peer);
 	nla_nest_end(m, data);
 	nla_nest_end(m, li);
-	return cnl_do(sk, m, NULL, NULL, err, "failed to create veth pair \"%s\"/\"%s\"", v->name, v->peer_name);
+	return cnl_do(sk, m, v->out ? parse_link : NULL, v->out, err, "failed to create veth pair \"%s\"/\"%s\"",
+		      v->name, v->peer_name);
 }
 
 /* ---- bridges ---- */

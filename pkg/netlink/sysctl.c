@@ -44,6 +44,11 @@ int cni_sysctl_set(const char *key, const char *value, struct cni_error *err)
 		return -1;
 	if (!strcmp(cur, value))
 		return 0;
+	return cni_sysctl_write(key, value, err);
+}
+
+int cni_sysctl_write(const char *key, const char *value, struct cni_error *err)
+{
 	char path[256];
 	if (sysctl_path(key, path, sizeof(path), err) < 0)
 		return -1;
@@ -71,4 +76,16 @@ int cni_sysctl_setf(const char *value, struct cni_error *err, const char *fmt, .
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "sysctl key too long");
 	return cni_sysctl_set(key, value, err);
+}
+
+int cni_sysctl_writef(const char *value, struct cni_error *err, const char *fmt, ...)
+{
+	char key[200];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(key, sizeof(key), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(key))
+		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "sysctl key too long");
+	return cni_sysctl_write(key, value, err);
 }

@@ -22,13 +22,21 @@ int vethp_open(const struct cni_call *c, int *nsfd, struct nl_sock **hsk, struct
 int vethp_create(struct nl_sock *hsk, struct nl_sock *csk, int nsfd, const struct cni_call *c, unsigned mtu,
 		 const uint8_t *peer_mac, int master, char host[IF_NAMESIZE], struct cni_error *err)
 {
+	return vethp_create_ex(hsk, csk, nsfd, c, mtu, peer_mac, master, true, host, NULL, err);
+}
+
+int vethp_create_ex(struct nl_sock *hsk, struct nl_sock *csk, int nsfd, const struct cni_call *c, unsigned mtu,
+		    const uint8_t *peer_mac, int master, bool host_up, char host[IF_NAMESIZE], struct cnl_link *host_link,
+		    struct cni_error *err)
+{
 	for (int attempt = 0; attempt < 10; attempt++) {
 		uint8_t rnd[4];
 		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 			return cni_errorf_errno(err, CNI_ERR_INTERNAL, errno, "getrandom");
 		snprintf(host, IF_NAMESIZE, "veth%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
 		struct cnl_veth v = { .name = host, .peer_name = c->ifname, .peer_nsfd = nsfd, .mtu = mtu,
-				      .peer_mac = peer_mac, .master = master, .up = true };
+				      .peer_mac = peer_mac, .master = master, .up = host_up,
+				      .out = host_link };
 		struct cni_error e = { 0 };
 		if (cnl_veth_create(hsk, &v, &e) == 0)
 			return 0;

@@ -105,6 +105,13 @@ static const char *oper_name(int s)
 
 int cnl_wait_bridge_port(struct nl_sock *sk, int ifindex, int timeout_ms, struct cni_error *err)
 {
+	struct cnl_link l;
+	return cnl_wait_bridge_port_link(sk, ifindex, timeout_ms, &l, err);
+}
+
+int cnl_wait_bridge_port_link(struct nl_sock *sk, int ifindex, int timeout_ms, struct cnl_link *out,
+			      struct cni_error *err)
+{
 	_cleanup_close_ int fd = subscribe(RTMGRP_LINK, err);
 	if (fd < 0)
 		return -1;
@@ -114,8 +121,10 @@ int cnl_wait_bridge_port(struct nl_sock *sk, int ifindex, int timeout_ms, struct
 		if (cnl_link_query(sk, NULL, ifindex, &l, err) < 0)
 			return -1;
 		bool port_ok = l.brport_state < 0 || l.brport_state != BR_STATE_DISABLED;
-		if (l.operstate == CNL_OPER_UP && port_ok)
+		if (l.operstate == CNL_OPER_UP && port_ok) {
+			*out = l;
 			return 0;
+		}
 		if (!wait_event(fd, deadline)) {
 			if (l.operstate != CNL_OPER_UP)
 				return cni_errorf(err, CNI_ERR_NETLINK, "bridge port in error state: %s",

@@ -255,7 +255,8 @@ struct add_state {
 };
 
 /* Runs inside the container netns. The DAD sysctl must be written before
- * the link goes UP (DAD starts then). */
+ * the link goes UP (DAD starts then). The link is new: sysctls that we
+ * move away from the kernel default are written without reading first. */
 static int container_setup(void *arg, struct cni_error *err)
 {
 	struct add_state *st = arg;
@@ -265,10 +266,10 @@ static int container_setup(void *arg, struct cni_error *err)
 		(void)cni_sysctl_setf("1", &ignore, "net/ipv6/conf/%s/enhanced_dad", ifn);
 		(void)cni_sysctl_setf("1", &ignore, "net/ipv6/conf/%s/accept_dad", ifn);
 	} else {
-		(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_dad", ifn);
+		(void)cni_sysctl_writef("0", &ignore, "net/ipv6/conf/%s/accept_dad", ifn);
 	}
 	if (st->cf->ipam_type) {
-		(void)cni_sysctl_setf("1", &ignore, "net/ipv4/conf/%s/arp_notify", ifn);
+		(void)cni_sysctl_writef("1", &ignore, "net/ipv4/conf/%s/arp_notify", ifn);
 		return cnl_configure_iface(st->csk, ifn, st->res, err);
 	}
 	if (st->cf->disable_container_iface)
@@ -311,21 +312,26 @@ static int cmd_add(struct cni_call *c)
 	(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", cf.bridge);
 
 	char host[IF_NAMESIZE];
-	if (vethp_create(hsk, csk, nsfd, c, mtu, cf.has_mac ? cf.mac : NULL, br.ifindex, host, err) < 0)
+	/* The host end is created DOWN: addrgenmode and port settings go on
+	 * a link that never had carrier, and it goes UP once, so its carrier
+	 * changes once. Every carrier/up change of a host link walks all IPv6
+	 * routes of the host netns (rt6_sync_down_dev/rt6_sync_up), which is
+	 * what made ADD grow with the number of veths on the host. */
+	struct cnl_link hl, cl;
+	if (vethp_create_ex(hsk, csk, nsfd, c, mtu, cf.has_mac ? cf.mac : NULL, br.ifindex, false, host, &hl, err) < 0)
 		return -1;
 
 	/* From here on every failure undoes what was done. */
 	bool ipam_added = false, masq_added = false, spoof_added = false;
 	_cleanup_nft_ struct cni_nft *brnft = NULL;
 	_cleanup_result_ struct cni_result *res = NULL;
-	struct cnl_link hl, cl;
-	if (cnl_link_query(hsk, host, 0, &hl, err) < 0)
+	if (!hl.ifindex && cnl_link_query(hsk, host, 0, &hl, err) < 0) /* kernel without NLM_F_ECHO here */
 		goto fail;
 	/* The host end is only a bridge port: no IPv6 link-local (no DAD,
 	 * MLD or RS flooded to every port, kernel-floor.md section 2). The
-	 * kernel takes this before the link has carrier (peer still down). */
+	 * kernel takes this only while the link is down. */
 	(void)cnl_link_set_addrgenmode(hsk, hl.ifindex, IN6_ADDR_GEN_MODE_NONE, &ignore);
-	(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", host);
+	(void)cni_sysctl_writef("0", &ignore, "net/ipv6/conf/%s/accept_ra", host);
 	if (cnl_bridge_port_set(hsk, hl.ifindex, cf.hairpin ? 1 : -1, cf.port_isolation ? 1 : -1, err) < 0)
 		goto fail;
 	if (br_conf_vlan_filtering(&cf) && port_vlans(hsk, hl.ifindex, &cf, true, err) < 0)
@@ -377,8 +383,15 @@ static int cmd_add(struct cni_call *c)
 	if (calc_gateways(&cf, res, &gws, err) < 0)
 		goto fail;
 
+	/* Host end UP: after the container end when possible (the carrier
+	 * then comes on with the UP, one state change); before it with
+	 * enabledad, whose DAD (and the wait for it) needs the carrier. */
+	if (cf.enabledad && cnl_link_set_up(hsk, hl.ifindex, true, err) < 0)
+		goto fail;
 	struct add_state st = { .c = c, .cf = &cf, .csk = csk, .res = res };
 	if (netns_run_fd(nsfd, container_setup, &st, err) < 0)
+		goto fail;
+	if (!cf.enabledad && cnl_link_set_up(hsk, hl.ifindex, true, err) < 0)
 		goto fail;
 
 	if (cf.is_gw) {
@@ -430,12 +443,15 @@ static int cmd_add(struct cni_call *c)
 	 * usually done by now. Frames sent before it are dropped (the reason
 	 * the reference polls at 0/50/500/1000/1000 ms). We look once and,
 	 * only if needed, sleep on link notifications until it is ready. */
-	if (!cf.disable_container_iface && cnl_wait_bridge_port(hsk, hl.ifindex, PORT_WAIT_MS, err) < 0)
+	/* MACs and MTUs after the dust settled (the wait's last look is the
+	 * host end's) */
+	if (!cf.disable_container_iface) {
+		if (cnl_wait_bridge_port_link(hsk, hl.ifindex, PORT_WAIT_MS, &hl, err) < 0)
+			goto fail;
+	} else if (cnl_link_query(hsk, NULL, hl.ifindex, &hl, err) < 0) {
 		goto fail;
-
-	/* MACs and MTUs after the dust settled */
-	if (cnl_link_query(hsk, NULL, br.ifindex, &br, err) < 0 || cnl_link_query(hsk, NULL, hl.ifindex, &hl, err) < 0 ||
-	    cnl_link_query(csk, c->ifname, 0, &cl, err) < 0)
+	}
+	if (cnl_link_query(hsk, NULL, br.ifindex, &br, err) < 0 || cnl_link_query(csk, c->ifname, 0, &cl, err) < 0)
 		goto fail;
 	if (vethp_fill_iface(res, 0, &br) < 0 || vethp_fill_iface(res, 1, &hl) < 0 || vethp_fill_iface(res, 2, &cl) < 0) {
 		OOM(err);
