@@ -130,6 +130,7 @@ struct ipam_store {
 	 * the stamp and are the round-robin hints): read once, updated on write */
 	bool last_cached;
 	char last[IPAM_STAMP_SETS][64];
+	unsigned spares; /* inodes kept in .cni-c/spare.<0..spares-1> for reuse (valid with index_ok) */
 };
 
 /* Open (creating as needed) <dataDir>/<net>. `net` must be a single path
