@@ -289,13 +289,13 @@ static int spare_put(struct ipam_store *s, int dirfd, const char *name)
 			/* never leave a content equal to an attachment's (the reference
 			 * matches contents across the whole tree on DEL) */
 			int fd = openat(s->meta_fd, sp, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-			if (fd >= 0) {
-				if (pwrite(fd, SPARE_CONTENT, strlen(SPARE_CONTENT), 0) < 0 ||
-				    ftruncate(fd, (off_t)strlen(SPARE_CONTENT)) < 0)
-					s->index_ok = false; /* cannot neutralize: let the next call rebuild */
+			bool ok = fd >= 0 && pwrite(fd, SPARE_CONTENT, strlen(SPARE_CONTENT), 0) >= 0 &&
+				  ftruncate(fd, (off_t)strlen(SPARE_CONTENT)) == 0;
+			if (fd >= 0)
 				close(fd);
-			} else {
-				s->index_ok = false;
+			if (!ok) { /* cannot neutralize it: not a spare then */
+				unlinkat(s->meta_fd, sp, 0);
+				s->spares--;
 			}
 			return 0;
 		}
