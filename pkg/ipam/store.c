@@ -16,9 +16,12 @@
  * container id, and none is named like an address):
  *   <cid>:<ifname>   the addresses held by an attachment ("<cid>:" for
  *                    legacy files), header line "cni-c attachment v1"
- *   stamp            a fingerprint of the directory (its mtime and the
- *                    last_reserved_ip.* contents) taken when the index was
- *                    last known to match the files
+ *   stamp            a fingerprint of the directory (boot id, its mtime
+ *                    and the last_reserved_ip.* contents) taken when the
+ *                    index was last known to match the files, then
+ *                    "spares <K>"; rewritten in place
+ *   spare.<k>        k < K: inodes of released files ("cni-c spare"),
+ *                    reused by ADD for the reservation and the record
  *   tmp-*            temp files (only ever present under the lock, or as
  *                    debris of a killed process; removed on rebuild)
  * ':' never occurs in a container id or an interface name, so a record's
@@ -26,9 +29,10 @@
  *
  * The index makes ADD and DEL independent of the number of reservations:
  * they read one record and check each address it names against the
- * address's file (so a stale entry is harmless). The stamp is removed
- * before any change and written again after it, so a process killed in
- * between leaves no stamp; a writer that does not know about the index
+ * address's file (so a stale entry is harmless). The stamp's first byte is
+ * overwritten before any change and the stamp written again after it, so a
+ * process killed in between leaves a dirty stamp; nothing of the index is
+ * fsync'ed, and a stamp of another boot is never trusted; a writer that does not know about the index
  * (the reference plugin) changes the directory's mtime and, for an ADD,
  * last_reserved_ip.N. Either way the next operation sees a fingerprint
  * mismatch and rebuilds the index from the address files. */
