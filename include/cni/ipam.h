@@ -111,6 +111,10 @@ int ipam_resolv_conf_parse_buf(const char *buf, size_t len, struct cni_dns *out,
 
 /* ---- store ---- */
 
+/* last_reserved_ip.<i> files covered by the index stamp (at least this many,
+ * more when the configuration has more range sets) */
+#define IPAM_STAMP_SETS 8
+
 struct ipam_store {
 	int root_fd;     /* <dataDir>/<net> */
 	int meta_fd;     /* <dataDir>/<net>/.cni-c */
@@ -120,6 +124,13 @@ struct ipam_store {
 	unsigned tmp_seq;
 	size_t n_sets;   /* range sets of the config: their last_reserved_ip.N are in the index stamp */
 	char *path;      /* for messages */
+	int stamp_fd;    /* .cni-c/stamp, opened once under the lock and rewritten in place */
+	long stamp_size; /* its size on disk, -1 unknown */
+	/* last_reserved_ip.<i> contents read under the current lock (they are in
+	 * the stamp and are the round-robin hints): read once, updated on write */
+	bool last_cached;
+	char last[IPAM_STAMP_SETS][64];
+	unsigned spares; /* inodes kept in .cni-c/spare.<0..spares-1> for reuse (valid with index_ok) */
 };
 
 /* Open (creating as needed) <dataDir>/<net>. `net` must be a single path

@@ -387,3 +387,61 @@ TEST(ipam_store_probe_and_reserved)
 	CHECK_STR(add(&fx, "c1", "eth0", &e), "10.1.2.2/24");
 	fx_close(&fx);
 }
+
+TEST(ipam_store_last_reserved_torn_or_empty_is_only_a_hint)
+{
+	struct fixture fx;
+	struct cni_error e;
+	REQUIRE(fx_open(&fx, RANGE24) == 0);
+	put(&fx, "last_reserved_ip.0", "");          /* torn to nothing */
+	CHECK_STR(add(&fx, "c1", "eth0", &e), "10.1.2.2/24");
+	put(&fx, "last_reserved_ip.0", "10.1.2.9x"); /* old bytes left after a shorter write */
+	CHECK_STR(add(&fx, "c2", "eth0", &e), "10.1.2.3/24");
+	put(&fx, "last_reserved_ip.0", "10.1.2.20\n");
+	CHECK_STR(add(&fx, "c3", "eth0", &e), "10.1.2.21/24");
+	/* written in place: a longer old content is cut to the new one */
+	put(&fx, "last_reserved_ip.0", "10.1.2.200");
+	CHECK_STR(add(&fx, "c4", "eth0", &e), "10.1.2.201/24");
+	put(&fx, "last_reserved_ip.0", "10.1.2.3      ");
+	CHECK_STR(add(&fx, "c5", "eth0", &e), "10.1.2.4/24");
+	CHECK_STR(slurp(&fx, "last_reserved_ip.0"), "10.1.2.4");
+	fx_close(&fx);
+}
+
+TEST(ipam_store_spares_are_neutral_and_reused)
+{
+	struct fixture fx;
+	struct cni_error e;
+	size_t n;
+	REQUIRE(fx_open(&fx, RANGE24) == 0);
+	CHECK_STR(add(&fx, "c1", "eth0", &e), "10.1.2.2/24");
+	CHECK(del(&fx, "c1", "eth0", &n) == 0);
+	CHECK_INT(n, 1);
+	/* the address file and the record became spares, neither names c1 */
+	CHECK(!exists(&fx, "10.1.2.2") && !exists(&fx, ".cni-c/c1:eth0"));
+	CHECK_STR(slurp(&fx, ".cni-c/spare.0"), "cni-c spare\n");
+	CHECK_STR(slurp(&fx, ".cni-c/spare.1"), "cni-c spare\n");
+	struct stat st;
+	char p[512];
+	snprintf(p, sizeof(p), "%s/.cni-c/spare.1", fx.net);
+	REQUIRE(stat(p, &st) == 0);
+	ino_t ino = st.st_ino;
+	/* the next ADD takes them: the reservation is the last spare's inode */
+	CHECK_STR(add(&fx, "c2", "eth0", &e), "10.1.2.3/24");
+	CHECK(!exists(&fx, ".cni-c/spare.0") && !exists(&fx, ".cni-c/spare.1"));
+	snprintf(p, sizeof(p), "%s/10.1.2.3", fx.net);
+	REQUIRE(stat(p, &st) == 0);
+	CHECK(st.st_ino == ino && st.st_nlink == 1);
+	CHECK_STR(slurp(&fx, "10.1.2.3"), "c2\r\neth0");
+	CHECK_STR(slurp(&fx, ".cni-c/c2:eth0"), "cni-c attachment v1\n10.1.2.3\n");
+	/* a spare with a second link is never rewritten */
+	CHECK(del(&fx, "c2", "eth0", &n) == 0);
+	char q[512];
+	snprintf(p, sizeof(p), "%s/.cni-c/spare.1", fx.net);
+	snprintf(q, sizeof(q), "%s/keep", fx.dir);
+	REQUIRE(link(p, q) == 0);
+	CHECK_STR(add(&fx, "c3", "eth0", &e), "10.1.2.4/24");
+	CHECK_STR(slurp(&fx, "../keep"), "cni-c spare\n");
+	CHECK(del(&fx, "c3", "eth0", &n) == 0);
+	fx_close(&fx);
+}

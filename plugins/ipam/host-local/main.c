@@ -27,7 +27,7 @@ static int cmd_add(struct cni_call *c)
 		return -1;
 	_cleanup_result_ struct cni_result *res = cni_result_new();
 	int r = -1;
-	struct ipam_store st = { .root_fd = -1, .meta_fd = -1, .lock_fd = -1 };
+	struct ipam_store st = { .root_fd = -1, .meta_fd = -1, .lock_fd = -1, .stamp_fd = -1 };
 	if (!res) {
 		cni_errorf(&c->err, CNI_ERR_INTERNAL, "out of memory");
 		goto out;
