@@ -26,9 +26,16 @@ int cnl_configure_iface(struct nl_sock *sk, const char *ifname, const struct cni
 					  "failed to add IP addr %s to \"%s\": invalid interface index",
 					  cni_cidr_fmt(&ipc->address, b), ifname);
 		if (ipc->address.ip.family == AF_INET6 && !ipv6_enabled) {
+			/* settings come with the links (no /proc/sys lookup when
+			 * they already have the value we want) */
+			struct cnl_link lo;
+			struct cni_error le = { 0 };
+			int dis[2] = { cnl_link_query(sk, "lo", 0, &lo, &le) == 0 ? lo.in6_disable : -1, l.in6_disable };
 			const char *names[2] = { "lo", ifname };
 			for (int k = 0; k < 2; k++) {
 				struct cni_error e = { 0 };
+				if (dis[k] == 0)
+					continue;
 				if (cni_sysctl_setf("0", &e, "net/ipv6/conf/%s/disable_ipv6", names[k]) < 0) {
 					if (e.code == CNI_ERR_NOT_FOUND)
 						continue; /* IPv6 absent: the address add will say so */
@@ -38,7 +45,8 @@ int cnl_configure_iface(struct nl_sock *sk, const char *ifname, const struct cni
 			}
 			/* keep the addresses when the link goes down (e.g. an MTU or MAC change by a later plugin) */
 			struct cni_error e = { 0 };
-			(void)cni_sysctl_setf("1", &e, "net/ipv6/conf/%s/keep_addr_on_down", ifname);
+			if (l.in6_keep_addr_on_down != 1)
+				(void)cni_sysctl_writef("1", &e, "net/ipv6/conf/%s/keep_addr_on_down", ifname);
 			ipv6_enabled = true;
 		}
 		if (cnl_addr_add(sk, l.ifindex, &ipc->address, err) < 0)

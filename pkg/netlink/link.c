@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/netconf.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <netlink/attr.h>
@@ -77,6 +80,42 @@ static void parse_kind_data(struct cnl_link *l, struct nlattr *data)
 	}
 }
 
+/* IFLA_INET_CONF / IFLA_INET6_CONF: arrays of 32-bit values, entry k-1
+ * holding setting k (IPV4_DEVCONF_* / DEVCONF_*, IPv6's from 0). */
+static int conf_at(const struct nlattr *a, int idx)
+{
+	if (idx < 0 || (size_t)nla_len(a) < (size_t)(idx + 1) * 4)
+		return -1;
+	int32_t v;
+	memcpy(&v, (const char *)nla_data(a) + (size_t)idx * 4, 4);
+	return v;
+}
+
+static void parse_af_spec(struct cnl_link *l, struct nlattr *spec)
+{
+	struct nlattr *fam;
+	int rem;
+	nla_for_each_nested(fam, spec, rem) {
+		struct nlattr *a;
+		int r2;
+		if (nla_type(fam) == AF_INET) {
+			nla_for_each_nested(a, fam, r2)
+				if (nla_type(a) == IFLA_INET_CONF)
+					l->in4_arp_notify = conf_at(a, IPV4_DEVCONF_ARP_NOTIFY - 1);
+		} else if (nla_type(fam) == AF_INET6) {
+			nla_for_each_nested(a, fam, r2) {
+				if (nla_type(a) != IFLA_INET6_CONF)
+					continue;
+				l->in6_accept_ra = conf_at(a, DEVCONF_ACCEPT_RA);
+				l->in6_accept_dad = conf_at(a, DEVCONF_ACCEPT_DAD);
+				l->in6_disable = conf_at(a, DEVCONF_DISABLE_IPV6);
+				l->in6_keep_addr_on_down = conf_at(a, DEVCONF_KEEP_ADDR_ON_DOWN);
+				l->in6_ndisc_notify = conf_at(a, DEVCONF_NDISC_NOTIFY);
+			}
+		}
+	}
+}
+
 static int parse_link(const struct nlmsghdr *h, void *arg)
 {
 	struct cnl_link *l = arg;
@@ -92,6 +131,10 @@ static int parse_link(const struct nlmsghdr *h, void *arg)
 	l->link_netnsid = -1;
 	l->brport_state = l->brport_hairpin = l->brport_isolated = l->br_vlan_filtering = -1;
 	l->vlan_id = -1;
+	l->in4_arp_notify = l->in6_accept_ra = l->in6_accept_dad = l->in6_disable = -1;
+	l->in6_keep_addr_on_down = l->in6_ndisc_notify = -1;
+	if (tb[IFLA_AF_SPEC])
+		parse_af_spec(l, tb[IFLA_AF_SPEC]);
 	copy_str(l->name, sizeof(l->name), tb[IFLA_IFNAME]);
 	copy_str(l->alias, sizeof(l->alias), tb[IFLA_IFALIAS]);
 	if (tb[IFLA_MTU])
@@ -281,6 +324,51 @@ int cnl_link_set_addrgenmode(struct nl_sock *sk, int ifindex, uint8_t mode, stru
 	nla_nest_end(m, in6);
 	nla_nest_end(m, af);
 	return cnl_do(sk, m, NULL, NULL, err, "failed to set IPv6 addrgenmode of link %d", ifindex);
+}
+
+int cnl_link_set_inet_conf(struct nl_sock *sk, int ifindex, int devconf, uint32_t value, struct cni_error *err)
+{
+	_cleanup_msg_ struct nl_msg *m = setlink_msg(ifindex, 0, 0);
+	if (!m)
+		return CNL_OOM(err);
+	struct nlattr *af = nla_nest_start(m, IFLA_AF_SPEC), *in4, *conf;
+	if (!af || !(in4 = nla_nest_start(m, AF_INET)) || !(conf = nla_nest_start(m, IFLA_INET_CONF)) ||
+	    nla_put_u32(m, devconf, value) < 0)
+		return CNL_OOM(err);
+	nla_nest_end(m, conf);
+	nla_nest_end(m, in4);
+	nla_nest_end(m, af);
+	return cnl_do(sk, m, NULL, NULL, err, "failed to set IPv4 setting %d of link %d", devconf, ifindex);
+}
+
+static int parse_netconf(const struct nlmsghdr *h, void *arg)
+{
+	int *fwd = arg;
+	if (h->nlmsg_type != RTM_NEWNETCONF)
+		return 0;
+	struct nlattr *tb[NETCONFA_MAX + 1];
+	if (nlmsg_parse((struct nlmsghdr *)h, sizeof(struct netconfmsg), tb, NETCONFA_MAX, NULL) < 0)
+		return -EINVAL;
+	if (tb[NETCONFA_FORWARDING])
+		*fwd = (int)nla_get_u32(tb[NETCONFA_FORWARDING]);
+	return 0;
+}
+
+int cnl_forwarding_get(struct nl_sock *sk, int family, bool *on, struct cni_error *err)
+{
+	struct netconfmsg ncm = { .ncm_family = (uint8_t)family };
+	_cleanup_msg_ struct nl_msg *m = cnl_msg(RTM_GETNETCONF, 0, &ncm, sizeof(ncm));
+	if (!m || nla_put_s32(m, NETCONFA_IFINDEX, NETCONFA_IFINDEX_ALL) < 0)
+		return CNL_OOM(err);
+	int fwd = -1;
+	if (cnl_do(sk, m, parse_netconf, &fwd, err, "failed to read the %s forwarding setting",
+		   family == AF_INET ? "IPv4" : "IPv6") < 0)
+		return -1;
+	if (fwd < 0)
+		return cni_errorf(err, CNI_ERR_NETLINK, "the kernel did not report the %s forwarding setting",
+				  family == AF_INET ? "IPv4" : "IPv6");
+	*on = fwd > 0;
+	return 0;
 }
 
 int cnl_link_del(struct nl_sock *sk, int ifindex, struct cni_error *err)

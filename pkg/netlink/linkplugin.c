@@ -48,10 +48,10 @@ static int configure_in_ns(void *arg, struct cni_error *err)
 {
 	struct conf_args *a = arg;
 	if (a->notify) {
-		struct cni_error ignored = { 0 };
-		(void)cni_sysctl_setf("1", &ignored, "net/ipv4/conf/%s/arp_notify", a->ifname);
-		if (a->ndisc)
-			(void)cni_sysctl_setf("1", &ignored, "net/ipv6/conf/%s/ndisc_notify", a->ifname);
+		struct cnl_link l;
+		if (cnl_link_query(a->sk, a->ifname, 0, &l, err) < 0)
+			return -1;
+		cnl_link_notify_peers_on(a->sk, &l, a->ndisc);
 	}
 	return cnl_configure_iface(a->sk, a->ifname, a->r, err);
 }

@@ -262,21 +262,23 @@ static int container_setup(void *arg, struct cni_error *err)
 	struct add_state *st = arg;
 	const char *ifn = st->c->ifname;
 	struct cni_error ignore = { 0 };
+	struct cnl_link l;
+	if (cnl_link_query(st->csk, ifn, 0, &l, err) < 0)
+		return -1;
+	/* the values come with the link: only the ones to change are written */
 	if (st->cf->enabledad) {
 		(void)cni_sysctl_setf("1", &ignore, "net/ipv6/conf/%s/enhanced_dad", ifn);
-		(void)cni_sysctl_setf("1", &ignore, "net/ipv6/conf/%s/accept_dad", ifn);
-	} else {
+		if (l.in6_accept_dad < 1)
+			(void)cni_sysctl_writef("1", &ignore, "net/ipv6/conf/%s/accept_dad", ifn);
+	} else if (l.in6_accept_dad != 0) {
 		(void)cni_sysctl_writef("0", &ignore, "net/ipv6/conf/%s/accept_dad", ifn);
 	}
 	if (st->cf->ipam_type) {
-		(void)cni_sysctl_writef("1", &ignore, "net/ipv4/conf/%s/arp_notify", ifn);
+		cnl_link_notify_peers_on(st->csk, &l, false);
 		return cnl_configure_iface(st->csk, ifn, st->res, err);
 	}
 	if (st->cf->disable_container_iface)
 		return 0;
-	struct cnl_link l;
-	if (cnl_link_query(st->csk, ifn, 0, &l, err) < 0)
-		return -1;
 	return cnl_link_set_up(st->csk, l.ifindex, true, err);
 }
 
@@ -309,7 +311,8 @@ static int cmd_add(struct cni_call *c)
 	struct cni_error ignore = { 0 };
 	if (cf.promisc && !(br.flags & IFF_PROMISC) && cnl_link_set_promisc(hsk, br.ifindex, true, err) < 0)
 		return cni_error_wrap(err, "could not set promiscuous mode on \"%s\"", cf.bridge);
-	(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", cf.bridge);
+	if (br.in6_accept_ra != 0) /* read with the link: no /proc/sys lookup once it is 0 */
+		(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", cf.bridge);
 
 	char host[IF_NAMESIZE];
 	/* The host end is created DOWN: addrgenmode and port settings go on
@@ -330,8 +333,12 @@ static int cmd_add(struct cni_call *c)
 	/* The host end is only a bridge port: no IPv6 link-local (no DAD,
 	 * MLD or RS flooded to every port, kernel-floor.md section 2). The
 	 * kernel takes this only while the link is down. */
+	/* No accept_ra=0 on it (the reference writes one): a bridge port's
+	 * own IPv6 stack never sees a frame (the bridge's rx handler consumes
+	 * or drops everything the port receives), and without a link-local
+	 * address it sends no RS either, so the setting is inert, while the
+	 * /proc/sys lookup to write it costs O(netns on the machine). */
 	(void)cnl_link_set_addrgenmode(hsk, hl.ifindex, IN6_ADDR_GEN_MODE_NONE, &ignore);
-	(void)cni_sysctl_writef("0", &ignore, "net/ipv6/conf/%s/accept_ra", host);
 	if (cnl_bridge_port_set(hsk, hl.ifindex, cf.hairpin ? 1 : -1, cf.port_isolation ? 1 : -1, err) < 0)
 		goto fail;
 	if (br_conf_vlan_filtering(&cf) && port_vlans(hsk, hl.ifindex, &cf, true, err) < 0)
@@ -426,9 +433,9 @@ static int cmd_add(struct cni_call *c)
 			cni_error_wrap(err, "could not set bridge's mac");
 			goto fail;
 		}
-		if (v4 && cni_sysctl_set("net/ipv4/ip_forward", "1", err) < 0)
+		if (v4 && cnl_forwarding_ensure(hsk, AF_INET, err) < 0)
 			goto fail;
-		if (v6 && cni_sysctl_set("net/ipv6/conf/all/forwarding", "1", err) < 0)
+		if (v6 && cnl_forwarding_ensure(hsk, AF_INET6, err) < 0)
 			goto fail;
 	}
 

@@ -74,12 +74,11 @@ static int container_setup(void *arg, struct cni_error *err)
 {
 	struct add_state *st = arg;
 	const char *ifn = st->c->ifname;
-	struct cni_error ignore = { 0 };
-	(void)cni_sysctl_setf("1", &ignore, "net/ipv4/conf/%s/arp_notify", ifn);
-	if (cnl_configure_iface(st->csk, ifn, st->res, err) < 0)
-		return -1;
 	struct cnl_link l;
 	if (cnl_link_query(st->csk, ifn, 0, &l, err) < 0)
+		return -1;
+	cnl_link_notify_peers_on(st->csk, &l, false);
+	if (cnl_configure_iface(st->csk, ifn, st->res, err) < 0)
 		return -1;
 	for (size_t i = 0; i < st->res->n_ips; i++) {
 		const struct cni_ipconfig *ipc = &st->res->ips[i];
@@ -148,9 +147,9 @@ static int cmd_add(struct cni_call *c)
 		v4 |= res->ips[i].address.ip.family == AF_INET;
 		v6 |= res->ips[i].address.ip.family == AF_INET6;
 	}
-	if (v4 && cni_sysctl_set("net/ipv4/ip_forward", "1", err) < 0)
+	if (v4 && cnl_forwarding_ensure(hsk, AF_INET, err) < 0)
 		goto fail;
-	if (v6 && cni_sysctl_set("net/ipv6/conf/all/forwarding", "1", err) < 0)
+	if (v6 && cnl_forwarding_ensure(hsk, AF_INET6, err) < 0)
 		goto fail;
 
 	if (vethp_create(hsk, csk, nsfd, c, cf.mtu, NULL, 0, host, err) < 0)
@@ -159,7 +158,8 @@ static int cmd_add(struct cni_call *c)
 	struct cnl_link hl, cl;
 	if (cnl_link_query(hsk, host, 0, &hl, err) < 0)
 		goto fail;
-	(void)cni_sysctl_setf("0", &ignore, "net/ipv6/conf/%s/accept_ra", host);
+	if (hl.in6_accept_ra != 0)
+		(void)cni_sysctl_writef("0", &ignore, "net/ipv6/conf/%s/accept_ra", host);
 
 	vethp_result_clear_ifaces(res);
 	if (cni_result_add_interface(res, host, NULL, NULL) < 0 || cni_result_add_interface(res, c->ifname, NULL, c->netns) < 0) {

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ip.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
@@ -27,6 +28,7 @@
 
 #include "cni/conntrack.h"
 #include "cni/json.h"
+#include "cni/netlink.h"
 #include "cni/nft.h"
 #include "cni/plugin.h"
 #include "portmap.h"
@@ -431,14 +433,18 @@ static int route_oif(const struct cni_ip *dst)
 
 static int enable_route_localnet(const struct cni_ip *ip, struct cni_error *err)
 {
-	char ifn[IF_NAMESIZE], path[128], ipb[CNI_IP_STRLEN];
+	char ifn[IF_NAMESIZE], ipb[CNI_IP_STRLEN];
 	int oif = route_oif(ip);
 	if (oif <= 0 || !if_indextoname((unsigned)oif, ifn))
 		return cni_errorf(err, CNI_ERR_NETLINK, "no route to container address %s", cni_ip_fmt(ip, ipb));
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", ifn);
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "1", 1) != 1)
-		return cni_errorf_errno(err, CNI_ERR_NETLINK, errno, "cannot set %s", path);
+	/* netlink (IFLA_INET_CONF), not /proc/sys/net/ipv4/conf/<if>/route_localnet:
+	 * a /proc/sys/net path lookup costs O(netns on the machine) */
+	_cleanup_nl_ struct nl_sock *sk = cnl_open(err);
+	struct cni_error e = { 0 };
+	if (sk && cnl_link_set_inet_conf(sk, oif, IPV4_DEVCONF_ROUTE_LOCALNET, 1, &e) == 0)
+		return 0;
+	if (cni_sysctl_writef("1", err, "net/ipv4/conf/%s/route_localnet", ifn) < 0)
+		return cni_error_wrap(err, "cannot set route_localnet on %s", ifn);
 	return 0;
 }
 
