@@ -143,7 +143,7 @@ class Proc:
 class Host:
     """A bench host netns with a driver and a floor program in it."""
 
-    def __init__(self, name, work, floor=True, runru_log=None):
+    def __init__(self, name, work, floor=True, runru_log=None, drv=True):
         self.name = "cbh%s%s" % (RID, name)
         sh("ip netns add %s && ip netns exec %s ip link set lo up" % (self.name, self.name))
         self.work = work
@@ -153,15 +153,17 @@ class Host:
         env["CNI_C_STATE_DIR"] = os.path.join(work, "cni-c-state")
         if runru_log:
             env["RUNRU_LOG"] = runru_log
-        self.drv = Proc(self.name, [os.path.join(BUILD, "bench-driver")], env)
+        self.drv = Proc(self.name, [os.path.join(BUILD, "bench-driver")], env) if drv else None
         self.floor = Proc(self.name, [os.path.join(BUILD, "floor")]) if floor else None
-        self.drv.cmd("cnitool " + os.path.join(OURS, "cnitool"))
+        if self.drv:
+            self.drv.cmd("cnitool " + os.path.join(OURS, "cnitool"))
 
     def exec(self, cmd, check=True, **kw):
         return subprocess.run(["ip", "netns", "exec", self.name, "sh", "-c", cmd], check=check, text=True, **kw)
 
     def close(self):
-        self.drv.close()
+        if self.drv:
+            self.drv.close()
         if self.floor:
             self.floor.close()
         sh("ip netns del %s" % self.name, check=False)
@@ -256,11 +258,20 @@ def stage_chains(work, res):
         if not active:
             continue
         rlog = os.path.join(cw, "runru.log")
-        host = Host("c%d" % ci, cw, runru_log=rlog)
+        # One host netns per suite and one for the floor: a node runs one
+        # suite, and N containers of the other suite (their host veths,
+        # IPv6 routes and link events) must not be charged to this one.
+        hosts = {}
         try:
+            for si in active:
+                hosts[si] = Host("c%d%s" % (ci, "or"[si]), cw, floor=False, runru_log=rlog)
+            fhost = hosts["f"] = Host("c%df" % ci, cw, drv=False)
             for si in range(2):
                 s = SUITES[si]
                 d = OURS if s == "ours" else REF
+                if si not in hosts:
+                    continue
+                host = hosts[si]
                 host.drv.cmd("suite %s %s %s %s" % (s, d, os.path.join(cw, "cache-" + s), confdir))
                 host.drv.cmd("suite %s-ru %s %s %s" % (s, make_wrapdir(cw, d, s), os.path.join(cw, "cache-" + s), confdir))
                 if cname == "macvlan":
@@ -268,7 +279,7 @@ def stage_chains(work, res):
                     host.exec("ip link add %s type veth peer name %sp" % (m, m))
                     host.exec("ip link set %s up && ip link set %sp up" % (m, m))
             fl_net = "10.%d.%d" % (200 + ci, 0)
-            host.floor.cmd("setup %s f%s%d %s" % (fmode, RID, ci, fl_net))
+            fhost.floor.cmd("setup %s f%s%d %s" % (fmode, RID, ci, fl_net))
             counters = [0, 0]
 
             def capargs(si, idx):
@@ -293,13 +304,13 @@ def stage_chains(work, res):
                         for _ in range(step):
                             counters[si] += 1
                             idx = counters[si]
-                            host.drv.cmd("nsadd " + nsname(si, idx))
+                            hosts[si].drv.cmd("nsadd " + nsname(si, idx))
                             batch.append("%s|%s" % (nsname(si, idx), capargs(si, idx)))
-                        a = host.drv.cmd("fill %s %s %d %s" % (SUITES[si], nets[si], FILL_WORKERS, ";".join(batch)))
+                        a = hosts[si].drv.cmd("fill %s %s %d %s" % (SUITES[si], nets[si], FILL_WORKERS, ";".join(batch)))
                         if not a.startswith("ok"):
                             errors[SUITES[si]].append("populate: " + a)
                     attached += step
-                host.floor.cmd("pop %d" % (N - ent.get("floor_n", 0)))
+                fhost.floor.cmd("pop %d" % (N - ent.get("floor_n", 0)))
                 ent["floor_n"] = N
                 log("%s: N=%d attached in %.1fs; sampling" % (cname, N, time.time() - t0))
                 pt = {s: {rt: {"add": [], "del": [], "add_cpu": [], "del_cpu": []} for rt in ("libcni", "cnitool")}
@@ -313,7 +324,7 @@ def stage_chains(work, res):
                         log("%s: N=%d: time cap after %d samples" % (cname, N, k))
                         break
                     if k and k % per_block == 0:
-                        flush(host, pending)
+                        flush(hosts, pending)
                     order = active if k % 2 == 0 else active[::-1]
                     for rt in ("libcni", "cnitool"):
                         for si in order:
@@ -321,11 +332,12 @@ def stage_chains(work, res):
                             counters[si] += 1
                             idx = counters[si]
                             nn = nsname(si, idx)
-                            host.drv.cmd("nsadd " + nn)
+                            drv = hosts[si].drv
+                            drv.cmd("nsadd " + nn)
                             pre = "" if rt == "libcni" else "c"
-                            a = host.drv.cmd("%sadd %s %s %s %s" % (pre, s, nets[si], nn, capargs(si, idx)))
-                            d = host.drv.cmd("%sdel %s %s %s %s" % (pre, s, nets[si], nn, capargs(si, idx)))
-                            pending.append(nn)
+                            a = drv.cmd("%sadd %s %s %s %s" % (pre, s, nets[si], nn, capargs(si, idx)))
+                            d = drv.cmd("%sdel %s %s %s %s" % (pre, s, nets[si], nn, capargs(si, idx)))
+                            pending.append((si, nn))
                             for op, ans in (("add", a), ("del", d)):
                                 if ans.startswith("ok"):
                                     f = parse_ok(ans)
@@ -333,10 +345,10 @@ def stage_chains(work, res):
                                     pt[s][rt][op + "_cpu"].append(int(f[1]) / 1e3)
                                 else:
                                     errors[s].append("%s %s: %s" % (rt, op, ans))
-                    f = parse_ok(host.floor.cmd("sample"))
+                    f = parse_ok(fhost.floor.cmd("sample"))
                     for key, v in zip(("add", "del", "ns_create"), f):
                         pt["floor"][key].append(int(v) / 1e6)
-                flush(host, pending)
+                flush(hosts, pending)
                 summ = {}
                 for s in SUITES:
                     summ[s] = {}
@@ -352,26 +364,28 @@ def stage_chains(work, res):
                             counters[si] += 1
                             idx = counters[si]
                             nn = nsname(si, idx)
-                            host.drv.cmd("nsadd " + nn)
-                            host.drv.cmd("add %s-ru %s %s %s" % (SUITES[si], nets[si], nn, capargs(si, idx)))
-                            host.drv.cmd("del %s-ru %s %s %s" % (SUITES[si], nets[si], nn, capargs(si, idx)))
-                            host.drv.cmd("nsdel " + nn)
+                            drv = hosts[si].drv
+                            drv.cmd("nsadd " + nn)
+                            drv.cmd("add %s-ru %s %s %s" % (SUITES[si], nets[si], nn, capargs(si, idx)))
+                            drv.cmd("del %s-ru %s %s %s" % (SUITES[si], nets[si], nn, capargs(si, idx)))
+                            drv.cmd("nsdel " + nn)
             ent["errors"] = {s: e[:20] for s, e in errors.items()}
             ent["error_count"] = {s: len(e) for s, e in errors.items()}
             ent["rusage"] = parse_runru(rlog, cw)
         finally:
-            host.close()
+            for h in hosts.values():
+                h.close()
         settle(attached)
 
 
-def flush(host, pending):
+def flush(hosts, pending):
     """Remove the sampled netns (runtime's job, untimed) in bulk, then let
     the kernel's asynchronous cleanup_net run before the next samples, so
     no DEL (ours, theirs or the floor's) waits behind it."""
-    for nn in pending:
-        host.drv.cmd("nsdel " + nn)
+    for si, nn in pending:
+        hosts[si].drv.cmd("nsdel " + nn)
     del pending[:]
-    host.floor.cmd("flush")
+    hosts["f"].floor.cmd("flush")
     time.sleep(0.3)
 
 

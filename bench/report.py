@@ -120,7 +120,8 @@ w("Run %s on %s CPUs, kernel %s; reference: Debian containernetworking-plugins %
   "cni-c %s. **Shared machine**: other engineers ran builds and tests at the same time (load average "
   "%s at start, %s at the end), so absolute times are noisy; ours and the reference were measured "
   "alternately in the same run and the ratios are what to read. Everything ran in throw-away network "
-  "namespaces acting as the host (one per stage)." % (
+  "namespaces acting as the host: one per stage, and in the chain stage one per suite and one for "
+  "the floor, so each suite's N containers share their host with nobody else's, as on a real node." % (
       M["date"], M["cpus"], M["kernel"], M["ref_version"], M["git"], M["loadavg_start"].split()[0],
       M.get("loadavg_end", "?").split()[0]))
 w()
@@ -146,8 +147,8 @@ w("## Chain ADD / DEL latency")
 w()
 w("Runtime `libcni`: Debian's libcni (the library containerd/CRI-O/podman embed) in one long-lived Go process; "
   "`cnitool`: our C cnitool, one process per operation (its exec is included). Both run the same conflist "
-  "(cniVersion 1.0.0), only CNI_PATH differs; each suite has its own bridge/master, subnet and dataDir "
-  "holding its own N containers. Floor: `bench/floor` doing the kernel work of one ADD (veth with the peer "
+  "(cniVersion 1.0.0), only CNI_PATH differs; each suite has its own host netns, bridge/master, subnet "
+  "and dataDir holding its own N containers (the machine-wide count of netns is the sum). Floor: `bench/floor` doing the kernel work of one ADD (veth with the peer "
   "in the netns, one queue, enslaved and up; address + default route; one nft transaction adding a "
   "masquerade set element and a port-map element) and one DEL (nft delete + veth delete), on its own "
   "bridge with the same N (macvlan chain: macvlan created in the netns + address/route; DEL deletes it). "
