@@ -6,8 +6,9 @@
  *   lock                  flock'ed exclusively around every operation
  *
  * Reservations are made crash-safe: the content is written completely to a
- * file of .cni-c (a spare inode or a new temp file) before that file is
- * link(2)ed to the address's name; link fails with EEXIST when the address
+ * file of .cni-c (a spare inode or a new temp file) before that file gets
+ * the address's name: renameat2(RENAME_NOREPLACE), or link(2) + unlink
+ * where the file system lacks it; both fail with EEXIST when the address
  * is taken, so a reservation is atomic and a
  * file named after an address is always complete for every process.
  *
@@ -297,49 +298,89 @@ static void spare_name(unsigned k, char *buf, size_t len)
 	snprintf(buf, len, SPARE_PREFIX "%u", k);
 }
 
-/* Move dirfd/name into the pool (or unlink it when the pool cannot take it). */
+/* Overwrite a spare's content with "cni-c spare\n" padded with '\n' to the
+ * size it has (readers trim), so that no truncation is needed and the
+ * inode keeps its size for the next content of that kind. */
+static bool spare_neutralize(int fd, off_t size)
+{
+	char buf[CONTENT_MAX];
+	size_t n = strlen(SPARE_CONTENT);
+	if (size <= (off_t)n || size > (off_t)sizeof(buf))
+		return pwrite(fd, SPARE_CONTENT, n, 0) == (ssize_t)n && (size <= (off_t)n || ftruncate(fd, (off_t)n) == 0);
+	memcpy(buf, SPARE_CONTENT, n);
+	memset(buf + n, '\n', (size_t)size - n);
+	return pwrite(fd, buf, (size_t)size, 0) == (ssize_t)size;
+}
+
+/* Move dirfd/name into the pool (or unlink it when the pool cannot take
+ * it). Only a regular file with a single link becomes a spare. */
 static int spare_put(struct ipam_store *s, int dirfd, const char *name)
 {
 	if (s->index_ok && s->spares < SPARE_MAX) {
-		char sp[32];
-		spare_name(s->spares, sp, sizeof(sp));
-		if (renameat2(dirfd, name, s->meta_fd, sp, RENAME_NOREPLACE) == 0) {
-			s->spares++;
-			/* never leave a content equal to an attachment's (the reference
-			 * matches contents across the whole tree on DEL) */
-			int fd = openat(s->meta_fd, sp, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-			bool ok = fd >= 0 && pwrite(fd, SPARE_CONTENT, strlen(SPARE_CONTENT), 0) >= 0 &&
-				  ftruncate(fd, (off_t)strlen(SPARE_CONTENT)) == 0;
-			if (fd >= 0)
-				close(fd);
-			if (!ok) { /* cannot neutralize it: not a spare then */
-				unlinkat(s->meta_fd, sp, 0);
-				s->spares--;
-			}
-			return 0;
-		}
-		if (errno == ENOENT)
+		int fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT)
 			return -1;
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+			char sp[32];
+			spare_name(s->spares, sp, sizeof(sp));
+			if (renameat2(dirfd, name, s->meta_fd, sp, RENAME_NOREPLACE) == 0) {
+				s->spares++;
+				/* never leave a content equal to an attachment's (the
+				 * reference matches contents across the whole tree on DEL) */
+				if (!spare_neutralize(fd, st.st_size)) { /* then not a spare */
+					unlinkat(s->meta_fd, sp, 0);
+					s->spares--;
+				}
+				close(fd);
+				return 0;
+			}
+			int e = errno;
+			close(fd);
+			if (e == ENOENT) {
+				errno = e;
+				return -1;
+			}
+		} else if (fd >= 0) {
+			close(fd);
+		}
 	}
 	return unlinkat(dirfd, name, 0);
 }
 
-/* Open the last spare for rewriting; -1 when none is usable. Only a
- * regular file with a single link is reused. */
-static int spare_open(struct ipam_store *s, char *sp, size_t len)
+/* Open the last spare for rewriting (its size into *size); -1 when none
+ * is usable. Only a regular file with a single link is reused. */
+static int spare_open(struct ipam_store *s, char *sp, size_t len, off_t *size)
 {
 	while (s->index_ok && s->spares) {
 		spare_name(s->spares - 1, sp, len);
 		int fd = openat(s->meta_fd, sp, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		struct stat st;
-		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1)
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+			*size = st.st_size;
 			return fd;
+		}
 		if (fd >= 0)
 			close(fd);
 		unlinkat(s->meta_fd, sp, 0);
 		s->spares--;
 	}
 	return -1;
+}
+
+/* Give the complete file .cni-c/tmp the name dirfd/name unless that name
+ * exists (EEXIST; tmp is then left in place). One rename where the file
+ * system has RENAME_NOREPLACE, else link + unlink. */
+static int place(struct ipam_store *s, const char *tmp, int dirfd, const char *name)
+{
+	if (renameat2(s->meta_fd, tmp, dirfd, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (linkat(s->meta_fd, tmp, dirfd, name, 0) < 0)
+		return -1;
+	unlinkat(s->meta_fd, tmp, 0);
+	return 0;
 }
 
 /* ---- records ---- */
@@ -371,11 +412,16 @@ static void iplist_remove(struct iplist *l, const struct cni_ip *ip)
 
 /* Addresses a record names (unverified). A missing or foreign record is
  * an empty list. */
-static int record_read(struct ipam_store *s, const char *rec, struct iplist *out, struct cni_error *err)
+static int record_read(struct ipam_store *s, const char *rec, struct iplist *out, bool *missing,
+		       struct cni_error *err)
 {
 	memset(out, 0, sizeof(*out));
+	if (missing)
+		*missing = false;
 	_cleanup_free_ char *buf = read_small(s->meta_fd, rec, RECORD_MAX, NULL);
 	if (!buf) {
+		if (missing && errno == ENOENT)
+			*missing = true;
 		if (errno == ENOENT || errno == ELOOP || errno == EINVAL)
 			return 0;
 		return cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "%s/" META_DIR ": cannot read %s", s->path, rec);
@@ -398,7 +444,10 @@ static int record_read(struct ipam_store *s, const char *rec, struct iplist *out
 	return 0;
 }
 
-static int record_write(struct ipam_store *s, const char *rec, const struct iplist *l, struct cni_error *err)
+/* Write record `rec` naming l's addresses (none: the record goes to the
+ * spares). is_new: it is known not to exist (a spare becomes it). */
+static int record_write(struct ipam_store *s, const char *rec, const struct iplist *l, bool is_new,
+			struct cni_error *err)
 {
 	if (!l->n) {
 		if (spare_put(s, s->meta_fd, rec) < 0 && errno != ENOENT)
@@ -416,13 +465,22 @@ static int record_write(struct ipam_store *s, const char *rec, const struct ipli
 		off += (size_t)snprintf(buf + off, cap - off, "%s\n", cni_ip_fmt(&l->v[i], ip));
 	}
 	/* in place: the stamp is dirty while records change, so a torn record
-	 * is never trusted (see ipam_store_index_prepare) */
+	 * is never trusted (see ipam_store_index_prepare). A new record is a
+	 * spare renamed to its name and written through the same fd. */
 	char sp[32];
-	int fd = spare_open(s, sp, sizeof(sp));
+	off_t ssize;
+	int fd = is_new ? spare_open(s, sp, sizeof(sp), &ssize) : -1;
 	if (fd >= 0) {
-		close(fd);
-		if (renameat2(s->meta_fd, sp, s->meta_fd, rec, RENAME_NOREPLACE) == 0)
+		if (renameat2(s->meta_fd, sp, s->meta_fd, rec, RENAME_NOREPLACE) == 0) {
 			s->spares--;
+			bool ok = pwrite(fd, buf, off, 0) == (ssize_t)off && (ssize <= (off_t)off || ftruncate(fd, (off_t)off) == 0);
+			int e = errno;
+			close(fd);
+			if (!ok)
+				return cni_errorf_errno(err, CNI_ERR_IPAM_STORE, e, "%s/" META_DIR ": cannot write %s", s->path, rec);
+			return 0;
+		}
+		close(fd);
 	}
 	return write_in_place(s, s->meta_fd, rec, buf, off, -1, false, err);
 }
@@ -430,9 +488,11 @@ static int record_write(struct ipam_store *s, const char *rec, const struct ipli
 static int record_add(struct ipam_store *s, const char *rec, const struct cni_ip *ip, struct cni_error *err)
 {
 	struct iplist l;
-	if (record_read(s, rec, &l, err) < 0)
+	bool missing;
+	if (record_read(s, rec, &l, &missing, err) < 0)
 		return -1;
-	int r = iplist_push(&l, ip) < 0 ? cni_errorf(err, CNI_ERR_INTERNAL, "out of memory") : record_write(s, rec, &l, err);
+	int r = iplist_push(&l, ip) < 0 ? cni_errorf(err, CNI_ERR_INTERNAL, "out of memory")
+					: record_write(s, rec, &l, missing, err);
 	free(l.v);
 	return r;
 }
@@ -694,7 +754,7 @@ static int rebuild(struct ipam_store *s, keep_fn keep, void *ud, size_t *removed
 			if (iplist_push(&l, &sc.v[i].ip) < 0)
 				r = cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 			else if (i + 1 == sc.n || strcmp(sc.v[i].rec, sc.v[i + 1].rec)) {
-				r = record_write(s, sc.v[i].rec, &l, err);
+				r = record_write(s, sc.v[i].rec, &l, false, err);
 				l.n = 0;
 			}
 		}
@@ -903,33 +963,35 @@ int ipam_store_reserve(struct ipam_store *s, const char *cid, const char *ifname
 	/* the file is complete before it gets the address's name: a spare
 	 * rewritten in place, or a fresh temp file (no fsync: see the top) */
 	size_t clen = strlen(content);
-	int fd = spare_open(s, tmp, sizeof(tmp));
+	off_t ssize = 0;
+	int fd = spare_open(s, tmp, sizeof(tmp), &ssize);
 	if (fd >= 0) {
-		bool ok = pwrite(fd, content, clen, 0) == (ssize_t)clen && ftruncate(fd, (off_t)clen) == 0;
-		int e = errno;
-		close(fd);
-		if (!ok)
+		/* a spare of the same size (a released address file) needs no truncation */
+		if (pwrite(fd, content, clen, 0) != (ssize_t)clen || (ssize > (off_t)clen && ftruncate(fd, (off_t)clen) < 0)) {
+			int e = errno;
+			close(fd);
 			return cni_errorf_errno(err, CNI_ERR_IPAM_STORE, e, "%s/" META_DIR ": cannot write %s", s->path, tmp);
+		}
 	} else if (make_temp(s, content, clen, tmp, sizeof(tmp), err) < 0) {
 		return -1;
 	}
-	int r = linkat(s->meta_fd, tmp, s->root_fd, name, 0);
+	int r = place(s, tmp, s->root_fd, name);
 	int e = errno;
-	if (fd >= 0 && r < 0 && e == EEXIST) {
+	if (r == 0 && fd >= 0) {
+		s->spares--;
+	} else if (r < 0 && fd >= 0 && e == EEXIST) {
 		/* taken: the spare stays a spare */
-		int nfd = openat(s->meta_fd, tmp, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (nfd < 0 || pwrite(nfd, SPARE_CONTENT, strlen(SPARE_CONTENT), 0) < 0 ||
-		    ftruncate(nfd, (off_t)strlen(SPARE_CONTENT)) < 0) {
+		if (!spare_neutralize(fd, ssize > (off_t)clen ? ssize : (off_t)clen)) {
 			unlinkat(s->meta_fd, tmp, 0);
 			s->spares--;
 		}
-		if (nfd >= 0)
-			close(nfd);
-	} else {
+	} else if (r < 0) {
 		unlinkat(s->meta_fd, tmp, 0);
 		if (fd >= 0)
 			s->spares--;
 	}
+	if (fd >= 0)
+		close(fd);
 	if (r < 0) {
 		if (e == EEXIST)
 			return 0;
@@ -997,7 +1059,7 @@ static int held(struct ipam_store *s, const char *cid, const char *ifname, struc
 	*indexed = record_name(cid, ifname, rec, 256);
 	if (!*indexed)
 		return scan_find(s, cid, ifname, out, err);
-	if (record_read(s, rec, out, err) < 0)
+	if (record_read(s, rec, out, NULL, err) < 0)
 		return -1;
 	for (size_t i = 0; i < out->n;)
 		if (file_held_by(s, &out->v[i], cid, ifname))
@@ -1043,7 +1105,14 @@ static int release_key(struct ipam_store *s, const char *cid, const char *ifname
 	char rec[256];
 	if (held(s, cid, ifname, &l, &indexed, rec, err) < 0)
 		return -1;
+	/* the record goes to the spares first: the next ADD takes the last
+	 * spare (an address file, of the size its content will have) for its
+	 * reservation and the one below it for its record */
 	int r = 0;
+	if (indexed) {
+		struct iplist none = { 0 };
+		r = record_write(s, rec, &none, false, err);
+	}
 	for (size_t i = 0; i < l.n; i++) {
 		char name[CNI_IP_STRLEN];
 		if (spare_put(s, s->root_fd, cni_ip_fmt(&l.v[i], name)) < 0 && errno != ENOENT) {
@@ -1053,10 +1122,6 @@ static int release_key(struct ipam_store *s, const char *cid, const char *ifname
 		(*released)++;
 	}
 	free(l.v);
-	if (r == 0 && indexed) {
-		struct iplist none = { 0 };
-		r = record_write(s, rec, &none, err);
-	}
 	return r;
 }
 
@@ -1087,10 +1152,10 @@ int ipam_store_release_ip(struct ipam_store *s, const char *cid, const char *ifn
 	if (!record_name(cid, ifname, rec, sizeof(rec)))
 		return 0;
 	struct iplist l;
-	if (record_read(s, rec, &l, err) < 0)
+	if (record_read(s, rec, &l, NULL, err) < 0)
 		return -1;
 	iplist_remove(&l, ip);
-	int r = record_write(s, rec, &l, err);
+	int r = record_write(s, rec, &l, false, err);
 	free(l.v);
 	return r;
 }
