@@ -86,7 +86,9 @@ static void closep_dir(DIR **d)
 #define _cleanup_dir_ _cleanup_(closep_dir)
 
 /* Read at most max-1 bytes of dirfd/name (not following symlinks) into a
- * NUL-terminated malloc'd buffer. -1 with errno set on failure. */
+ * NUL-terminated malloc'd buffer sized after the file (not after max: a
+ * record may be 1 MiB, it is usually 30 bytes). NULL with errno set on
+ * failure. */
 static char *read_small(int dirfd, const char *name, size_t max, size_t *len)
 {
 	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -99,12 +101,28 @@ static char *read_small(int dirfd, const char *name, size_t max, size_t *len)
 		errno = EINVAL;
 		return NULL;
 	}
-	char *buf = malloc(max);
+	/* st_size + 2: the read after the last byte finds EOF without growing;
+	 * /proc files report 0 */
+	size_t cap = st.st_size > 0 ? (size_t)st.st_size + 2 : 256;
+	if (cap > max || st.st_size >= (off_t)max)
+		cap = max;
+	char *buf = malloc(cap);
 	if (!buf)
 		return NULL;
 	size_t got = 0;
 	while (got < max - 1) {
-		ssize_t n = read(fd, buf + got, max - 1 - got);
+		if (got == cap - 1) {
+			size_t ncap = cap > max / 2 ? max : cap * 2;
+			char *nb = realloc(buf, ncap);
+			if (!nb) {
+				free(buf);
+				errno = ENOMEM;
+				return NULL;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		ssize_t n = read(fd, buf + got, cap - 1 - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -801,28 +819,39 @@ int ipam_store_open(struct ipam_store *s, const char *data_dir, const char *net,
 		s->path = NULL;
 		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 	}
-	if (mkdir_p(data_dir, err) < 0)
-		goto fail;
+	/* open first, create only what is missing (an ADD on an existing
+	 * network makes no mkdir call) */
 	dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 && errno == ENOENT) {
+		if (mkdir_p(data_dir, err) < 0)
+			goto fail;
+		dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (dfd < 0) {
 		cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "cannot open data directory %s", data_dir);
 		goto fail;
 	}
-	if (mkdirat(dfd, net, 0755) < 0 && errno != EEXIST) {
-		cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "cannot create %s", s->path);
-		goto fail;
-	}
 	s->root_fd = openat(dfd, net, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (s->root_fd < 0 && errno == ENOENT) {
+		if (mkdirat(dfd, net, 0755) < 0 && errno != EEXIST) {
+			cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "cannot create %s", s->path);
+			goto fail;
+		}
+		s->root_fd = openat(dfd, net, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (s->root_fd < 0) {
 		cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "cannot open %s (it must be a directory, not a symlink)",
 				 s->path);
 		goto fail;
 	}
-	if (mkdirat(s->root_fd, META_DIR, 0755) < 0 && errno != EEXIST) {
-		cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "cannot create %s/" META_DIR, s->path);
-		goto fail;
-	}
 	s->meta_fd = openat(s->root_fd, META_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (s->meta_fd < 0 && errno == ENOENT) {
+		if (mkdirat(s->root_fd, META_DIR, 0755) < 0 && errno != EEXIST) {
+			cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "cannot create %s/" META_DIR, s->path);
+			goto fail;
+		}
+		s->meta_fd = openat(s->root_fd, META_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (s->meta_fd < 0) {
 		cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "cannot open %s/" META_DIR, s->path);
 		goto fail;
