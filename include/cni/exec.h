@@ -5,6 +5,8 @@
 #define CNI_EXEC_H
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cni/common.h"
@@ -40,6 +42,27 @@ int cni_delegate(const struct cni_call *call, const char *type, enum cni_command
 int cni_delegate_conf(const struct cni_call *call, const char *type, enum cni_command cmd,
 		      const char *conf_data, size_t conf_len, struct cni_result **result,
 		      struct cni_error *err);
+
+/* A delegation run from a second thread while the caller goes on: DEL
+ * starts its IPAM release and deletes the link meanwhile, so the link's
+ * kernel teardown (an RCU barrier, ~17 ms) and the IPAM plugin's exec
+ * overlap. The thread stays in the netns it started in (setns is per
+ * thread), so the child runs in the caller's original netns even when the
+ * caller enters the container's meanwhile. `call` must not change until
+ * the wait. Falls back to running in place when no thread can be made. */
+struct cni_delegate_bg {
+	const struct cni_call *call;
+	const char *type;
+	enum cni_command cmd;
+	struct cni_error err;
+	int rc;
+	bool threaded;
+	pthread_t thread;
+};
+void cni_delegate_bg_start(struct cni_delegate_bg *bg, const struct cni_call *call, const char *type,
+			   enum cni_command cmd);
+/* -> the delegation's return value, err filled when it failed */
+int cni_delegate_bg_wait(struct cni_delegate_bg *bg, struct cni_error *err);
 
 /* `ipam.type` of the config, or NULL when absent/empty. */
 const char *cni_ipam_type(const json_t *conf);

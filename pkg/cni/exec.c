@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -280,4 +281,33 @@ int cni_delegate(const struct cni_call *call, const char *type, enum cni_command
 		 struct cni_error *err)
 {
 	return cni_delegate_conf(call, type, cmd, call->stdin_data, call->stdin_len, result, err);
+}
+
+static void *delegate_bg_main(void *arg)
+{
+	struct cni_delegate_bg *bg = arg;
+	bg->rc = cni_delegate(bg->call, bg->type, bg->cmd, NULL, &bg->err);
+	return NULL;
+}
+
+void cni_delegate_bg_start(struct cni_delegate_bg *bg, const struct cni_call *call, const char *type,
+			   enum cni_command cmd)
+{
+	*bg = (struct cni_delegate_bg){ .call = call, .type = type, .cmd = cmd };
+	if (pthread_create(&bg->thread, NULL, delegate_bg_main, bg) == 0) {
+		bg->threaded = true;
+	} else {
+		delegate_bg_main(bg);
+	}
+}
+
+int cni_delegate_bg_wait(struct cni_delegate_bg *bg, struct cni_error *err)
+{
+	if (bg->threaded) {
+		pthread_join(bg->thread, NULL);
+		bg->threaded = false;
+	}
+	if (bg->rc < 0 && err)
+		*err = bg->err;
+	return bg->rc;
 }

@@ -142,22 +142,27 @@ fail:;
 int lp_del(struct cni_call *c)
 {
 	const char *ipam_type = cni_ipam_type(c->conf);
-	if (ipam_type && cni_delegate(c, ipam_type, CNI_CMD_DEL, NULL, &c->err) < 0)
-		return -1;
-	if (!*c->netns || c->netns_gone)
-		return 0;
-	_cleanup_close_ int nsfd = netns_open(c->netns, &c->err);
-	if (nsfd < 0) {
-		cni_error_clear(&c->err);
-		return 0; /* vanished meanwhile */
+	/* IPAM release in a second thread while the link goes (its kernel
+	 * teardown waits for an RCU barrier); an IPAM error still wins */
+	struct cni_delegate_bg ipam;
+	if (ipam_type)
+		cni_delegate_bg_start(&ipam, c, ipam_type, CNI_CMD_DEL);
+	struct cni_error lerr = { 0 };
+	if (*c->netns && !c->netns_gone) {
+		_cleanup_close_ int nsfd = netns_open(c->netns, &lerr);
+		if (nsfd < 0) {
+			cni_error_clear(&lerr); /* vanished meanwhile */
+		} else {
+			_cleanup_nl_ struct nl_sock *sk = cnl_open_netns(nsfd, &lerr);
+			if (sk && cnl_link_del_name(sk, c->ifname, &lerr) < 0 && lerr.code == CNI_ERR_NOT_FOUND)
+				cni_error_clear(&lerr); /* already gone */
+		}
 	}
-	_cleanup_nl_ struct nl_sock *sk = cnl_open_netns(nsfd, &c->err);
-	if (!sk)
+	if (ipam_type && cni_delegate_bg_wait(&ipam, &c->err) < 0)
 		return -1;
-	if (cnl_link_del_name(sk, c->ifname, &c->err) < 0) {
-		if (c->err.code != CNI_ERR_NOT_FOUND)
-			return -1;
-		cni_error_clear(&c->err); /* already gone */
+	if (lerr.code) {
+		c->err = lerr;
+		return -1;
 	}
 	return 0;
 }

@@ -514,9 +514,14 @@ static int cmd_del(struct cni_call *c)
 			KEEP(spoofchk_del(brnft, c->net_name, c->container_id, c->ifname, &e));
 	}
 
+	/* IPAM release in a second thread while the veth goes: its exec and
+	 * work overlap the veth's RCU barrier */
+	struct cni_delegate_bg ipam;
+	if (cf.ipam_type)
+		cni_delegate_bg_start(&ipam, c, cf.ipam_type, CNI_CMD_DEL);
 	vethp_del_container(c, cf.bridge, &first);
 	if (cf.ipam_type)
-		KEEP(cni_delegate(c, cf.ipam_type, CNI_CMD_DEL, NULL, &e));
+		KEEP(cni_delegate_bg_wait(&ipam, &e));
 #undef KEEP
 	if (first.code) {
 		*err = first;

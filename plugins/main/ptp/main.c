@@ -224,9 +224,11 @@ static int cmd_del(struct cni_call *c)
 		if (!nft || masq_del(nft, c->net_name, c->container_id, c->ifname, &e) < 0)
 			first = e;
 	}
+	struct cni_delegate_bg ipam; /* overlaps the veth delete, as in bridge */
+	cni_delegate_bg_start(&ipam, c, cf.ipam_type, CNI_CMD_DEL);
 	vethp_del_container(c, NULL, &first);
 	e = (struct cni_error){ 0 };
-	if (cni_delegate(c, cf.ipam_type, CNI_CMD_DEL, NULL, &e) < 0 && !first.code)
+	if (cni_delegate_bg_wait(&ipam, &e) < 0 && !first.code)
 		first = e;
 	if (first.code) {
 		c->err = first;
