@@ -21,12 +21,14 @@
  *   quit                        remove everything this program created
  *
  * ADD (bridge): one RTM_NEWLINK creating the veth with the peer directly in
- * the netns, one tx/rx queue, host end enslaved and up; one sendmsg in the
- * netns with peer up + address + default route; one nft transaction adding
+ * the netns, one tx/rx queue, host end enslaved and up; accept_dad=0 on the
+ * peer (as both suites); one sendmsg in the netns with peer up + address +
+ * default route; one nft transaction adding
  * the address to the masquerade set and a port to the map.
  * DEL (bridge): one nft transaction deleting both elements, RTM_DELLINK of
  * the host end, then the sockets are closed.
  * ADD (macvlan): RTM_NEWLINK macvlan (mode bridge) created in the netns,
+ * ndisc_notify=1 on it (as both suites),
  * then the same address/route sendmsg; DEL: RTM_DELLINK in the netns.
  * Every phase opens and closes its own netlink sockets, as a plugin process
  * has to. Must run in the namespace the plugins use as "host".
@@ -49,7 +51,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/mount.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -250,6 +254,33 @@ static int nft_elems(struct mnl_socket *nl, int add, unsigned id)
 }
 
 /* --- ADD / DEL --- */
+/* The one sysctl both suites write in the container before it is up
+ * (bridge: accept_dad=0, DAD off as the reference does; macvlan:
+ * ndisc_notify=1), through a private procfs instance as our plugins do
+ * (a /proc/sys/net lookup in a fresh netns is O(netns on the machine)).
+ * With DAD off the kernel sends the container's router solicitation and
+ * MLD reports at once, flooded to every port of the bridge: work that
+ * belongs in the floor of an ADD. */
+static void container_sysctl(const char *ifname)
+{
+	char rel[96];
+	if (mode == M_BRIDGE)
+		snprintf(rel, sizeof(rel), "sys/net/ipv6/conf/%s/accept_dad", ifname);
+	else
+		snprintf(rel, sizeof(rel), "sys/net/ipv6/conf/%s/ndisc_notify", ifname);
+	const char *val = mode == M_BRIDGE ? "0" : "1";
+	int fs = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC), m = -1, fd = -1;
+	if (fs >= 0 && syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+	if (m >= 0)
+		fd = openat(m, rel, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, val, 1) != 1)
+		die("sysctl %s: %s", rel, strerror(errno));
+	close(fd);
+	close(m);
+	close(fs);
+}
+
 static int add_addr_route(int nsfd, const char *ifname, unsigned id)
 {
 	struct mnl_socket *nl = nl_open_in(nsfd);
@@ -257,6 +288,7 @@ static int add_addr_route(int nsfd, const char *ifname, unsigned id)
 	if (setns(nsfd, CLONE_NEWNET) < 0)
 		die("setns: %s", strerror(errno));
 	unsigned idx = if_nametoindex(ifname);
+	container_sysctl(ifname);
 	if (setns(orig, CLONE_NEWNET) < 0)
 		die("setns back: %s", strerror(errno));
 	close(orig);
