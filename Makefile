@@ -4,9 +4,12 @@
 # make install PREFIX=/opt/cni DESTDIR=...   plugins into $(PREFIX)/bin
 # Link layout (README "Building"): MULTICALL=1 (default) links every plugin into
 # one build/*/cni-c, bin/<plugin> being hard links to it; MULTICALL=0 one binary per
-# plugin. LINK=static-libs (default): the pkg-config libraries that ship a .a are
-# linked statically, libc and the rest (Debian: libmnl) shared; LINK=shared: all
-# shared; LINK=static: static-pie, needs a .a of every library (also libmnl.a).
+# plugin. LINK=static (default): static-pie, libc included, so no ld.so or shared
+# library is mapped at run time: measured (README) peak RSS of a bridge ADD 1.5 MiB
+# vs 2.4 MiB, VERSION task-clock 0.32 vs 0.44 ms, for 1.8 MB on disk vs 0.65 MB.
+# It needs a .a of every pkg-config library; Debian has them all except libmnl,
+# whose API pkg/mnl implements (linked in every mode but LINK=shared).
+# LINK=static-libs: those libraries static, libc shared; LINK=shared: all shared.
 
 PREFIX ?= /opt/cni
 DESTDIR ?=
@@ -19,7 +22,7 @@ BIN := bin
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 MULTICALL ?= 1
-LINK ?= static-libs
+LINK ?= static
 OBJCOPY ?= objcopy
 # ASan/UBSan runtimes cannot be linked into a static executable
 ifeq ($(SANITIZE)$(LINK),1static)
