@@ -81,6 +81,9 @@ struct cnl_link {
 /* By name (ifindex 0) or by index (name NULL). A name that cannot exist
  * (empty, IF_NAMESIZE or longer) is CNI_ERR_NOT_FOUND like a missing one. */
 int cnl_link_query(struct nl_sock *sk, const char *name, int ifindex, struct cnl_link *out, struct cni_error *err);
+/* Decode one RTM_NEWLINK message (a reply or a notification); -1 when
+ * it is not one. */
+int cnl_link_from_msg(const struct nlmsghdr *h, struct cnl_link *out);
 /* First link of a full dump for which match(link, arg) is true; a dump,
  * so only for selectors that cannot name the link (e.g. a MAC address).
  * CNI_ERR_NOT_FOUND when none matches. */

@@ -180,6 +180,13 @@ static int parse_link(const struct nlmsghdr *h, void *arg)
 	return 0;
 }
 
+int cnl_link_from_msg(const struct nlmsghdr *h, struct cnl_link *out)
+{
+	if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)))
+		return -1;
+	return parse_link(h, out) == 0 ? 0 : -1;
+}
+
 int cnl_link_query(struct nl_sock *sk, const char *name, int ifindex, struct cnl_link *out, struct cni_error *err)
 {
 	if (name && (!*name || strlen(name) >= IF_NAMESIZE))

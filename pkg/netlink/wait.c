@@ -109,6 +109,33 @@ int cnl_wait_bridge_port(struct nl_sock *sk, int ifindex, int timeout_ms, struct
 	return cnl_wait_bridge_port_link(sk, ifindex, timeout_ms, &l, err);
 }
 
+/* Notifications about ifindex: 1 = a full (AF_UNSPEC) RTM_NEWLINK of it
+ * was decoded into *l (the last one wins), 0 = none, -1 = overrun (the
+ * socket lost messages: look with a query). */
+static int drain_link_events(int fd, int ifindex, struct cnl_link *l)
+{
+	char buf[16384] __attribute__((aligned(4)));
+	int found = 0;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == ENOBUFS ? -1 : found;
+		}
+		if (n == 0)
+			return found;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			const struct ifinfomsg *ifi = NLMSG_DATA(h);
+			if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)) ||
+			    ifi->ifi_family != AF_UNSPEC || ifi->ifi_index != ifindex)
+				continue;
+			if (cnl_link_from_msg(h, l) == 0)
+				found = 1;
+		}
+	}
+}
+
 int cnl_wait_bridge_port_link(struct nl_sock *sk, int ifindex, int timeout_ms, struct cnl_link *out,
 			      struct cni_error *err)
 {
@@ -116,21 +143,35 @@ int cnl_wait_bridge_port_link(struct nl_sock *sk, int ifindex, int timeout_ms, s
 	if (fd < 0)
 		return -1;
 	long long deadline = now_ms() + timeout_ms;
+	/* One query; after that the link notifications themselves are read
+	 * (they carry the whole link, port state included). Once the carrier
+	 * is on, the container's IPv6 start-up (RS, MLD reports, flooded to
+	 * every port) runs in a kernel worker holding RTNL; a query now would
+	 * queue behind it, reading what the kernel sends us does not. */
+	struct cnl_link l;
+	if (cnl_link_query(sk, NULL, ifindex, &l, err) < 0)
+		return -1;
 	for (;;) {
-		struct cnl_link l;
-		if (cnl_link_query(sk, NULL, ifindex, &l, err) < 0)
-			return -1;
 		bool port_ok = l.brport_state < 0 || l.brport_state != BR_STATE_DISABLED;
 		if (l.operstate == CNL_OPER_UP && port_ok) {
 			*out = l;
 			return 0;
 		}
-		if (!wait_event(fd, deadline)) {
+		long long left = deadline - now_ms();
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		int got = r > 0 ? drain_link_events(fd, ifindex, &l) : 0;
+		if (got < 0 && cnl_link_query(sk, NULL, ifindex, &l, err) < 0)
+			return -1;
+		if (r <= 0) {
 			if (l.operstate != CNL_OPER_UP)
 				return cni_errorf(err, CNI_ERR_NETLINK, "bridge port in error state: %s",
 						  oper_name(l.operstate));
-			return cni_errorf(err, CNI_ERR_NETLINK, "bridge port in error state: %s",
-					  port_state_name(l.brport_state));
+			if (!(l.brport_state < 0 || l.brport_state != BR_STATE_DISABLED))
+				return cni_errorf(err, CNI_ERR_NETLINK, "bridge port in error state: %s",
+						  port_state_name(l.brport_state));
 		}
 	}
 }

@@ -390,17 +390,6 @@ static int cmd_add(struct cni_call *c)
 	if (calc_gateways(&cf, res, &gws, err) < 0)
 		goto fail;
 
-	/* Host end UP: after the container end when possible (the carrier
-	 * then comes on with the UP, one state change); before it with
-	 * enabledad, whose DAD (and the wait for it) needs the carrier. */
-	if (cf.enabledad && cnl_link_set_up(hsk, hl.ifindex, true, err) < 0)
-		goto fail;
-	struct add_state st = { .c = c, .cf = &cf, .csk = csk, .res = res };
-	if (netns_run_fd(nsfd, container_setup, &st, err) < 0)
-		goto fail;
-	if (!cf.enabledad && cnl_link_set_up(hsk, hl.ifindex, true, err) < 0)
-		goto fail;
-
 	if (cf.is_gw) {
 		bool v4 = false, v6 = false;
 		/* the gateway: the bridge, or "<bridge>.<vlan>" (result interface 3) */
@@ -445,21 +434,38 @@ static int cmd_add(struct cni_call *c)
 			goto fail;
 	}
 
+	/* Host end UP last, after the container end when possible (the
+	 * carrier then comes on with the UP, one state change); before it
+	 * with enabledad, whose DAD (and the wait for it) needs the carrier.
+	 * Everything else on the host is done first and the result's MACs
+	 * and MTUs are read before the carrier comes on: from then on the
+	 * container's IPv6 start-up (router solicitation, MLD reports, sent at
+	 * once with DAD off and flooded to every port of the bridge) runs in a
+	 * kernel worker holding RTNL, and a request of ours would queue behind
+	 * it, O(ports) long. (The bridge's MAC is pinned or follows its ports,
+	 * all attached by now; UP changes neither.) */
+	if (cf.enabledad && cnl_link_set_up(hsk, hl.ifindex, true, err) < 0)
+		goto fail;
+	struct add_state st = { .c = c, .cf = &cf, .csk = csk, .res = res };
+	if (netns_run_fd(nsfd, container_setup, &st, err) < 0)
+		goto fail;
+	if (cnl_link_query(hsk, NULL, br.ifindex, &br, err) < 0 || cnl_link_query(csk, c->ifname, 0, &cl, err) < 0)
+		goto fail;
+	if (!cf.enabledad && cnl_link_set_up(hsk, hl.ifindex, true, err) < 0)
+		goto fail;
+
 	/* The bridge enables a port from the kernel's linkwatch work, after
-	 * the carrier comes up when the container end goes UP: asynchronous,
-	 * usually done by now. Frames sent before it are dropped (the reason
-	 * the reference polls at 0/50/500/1000/1000 ms). We look once and,
-	 * only if needed, sleep on link notifications until it is ready. */
-	/* MACs and MTUs after the dust settled (the wait's last look is the
-	 * host end's) */
+	 * the carrier comes up: asynchronous, usually done by now. Frames sent
+	 * before it are dropped (the reason the reference polls at
+	 * 0/50/500/1000/1000 ms). We look once and, only if needed, sleep on
+	 * link notifications (which carry the port state) until it is ready;
+	 * the host end as last seen goes into the result. */
 	if (!cf.disable_container_iface) {
 		if (cnl_wait_bridge_port_link(hsk, hl.ifindex, PORT_WAIT_MS, &hl, err) < 0)
 			goto fail;
 	} else if (cnl_link_query(hsk, NULL, hl.ifindex, &hl, err) < 0) {
 		goto fail;
 	}
-	if (cnl_link_query(hsk, NULL, br.ifindex, &br, err) < 0 || cnl_link_query(csk, c->ifname, 0, &cl, err) < 0)
-		goto fail;
 	if (vethp_fill_iface(res, 0, &br) < 0 || vethp_fill_iface(res, 1, &hl) < 0 || vethp_fill_iface(res, 2, &cl) < 0) {
 		OOM(err);
 		goto fail;
