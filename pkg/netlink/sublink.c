@@ -177,6 +177,23 @@ int sublink_create(struct nl_sock *sk, const struct sublink_spec *s, const char 
 int sublink_create_in(struct nl_sock *sk_master, struct nl_sock *sk_target, const struct sublink_spec *spec,
 		      const char *ifname, struct cnl_link *link, struct cni_error *err)
 {
+	/* Straight under its final name (the kernel creates it in the target
+	 * netns, where the name is checked): one request and one look instead
+	 * of four, and no rename (which re-registers the link's sysctls). If
+	 * the name is taken there, the reference's way below (temporary name,
+	 * rename) reports it as the reference does. */
+	struct cni_error e1 = { 0 };
+	if (sublink_create(sk_master, spec, ifname, &e1) == 0) {
+		if (cnl_link_query(sk_target, ifname, 0, link, err) == 0)
+			return 0;
+		struct cni_error ignored = { 0 };
+		cnl_link_del_name(sk_target, ifname, &ignored);
+		return cni_error_wrap(err, "failed to find new %s \"%s\"", spec->kind, ifname);
+	}
+	if (e1.code != CNI_ERR_EXISTS) {
+		*err = e1;
+		return -1;
+	}
 	char tmp[IF_NAMESIZE];
 	int r = -1;
 	for (int attempt = 0; attempt < 5; attempt++) {
