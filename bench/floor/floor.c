@@ -22,7 +22,7 @@
  *
  * ADD (bridge): one RTM_NEWLINK creating the veth with the peer directly in
  * the netns, one tx/rx queue, host end enslaved and up; accept_dad=0 on the
- * peer (as both suites); one sendmsg in the netns with peer up + address +
+ * peer (as both suites); one sendmsg in the netns with address + peer up +
  * default route; one nft transaction adding
  * the address to the masquerade set and a port to the map.
  * DEL (bridge): one nft transaction deleting both elements, RTM_DELLINK of
@@ -254,29 +254,39 @@ static int nft_elems(struct mnl_socket *nl, int add, unsigned id)
 }
 
 /* --- ADD / DEL --- */
-/* The one sysctl both suites write in the container before it is up
- * (bridge: accept_dad=0, DAD off as the reference does; macvlan:
- * ndisc_notify=1), through a private procfs instance as our plugins do
+/* The sysctls both suites set in the container before it is up (bridge:
+ * accept_dad=0, DAD off as the reference does; macvlan: ndisc_notify=1;
+ * both: arp_notify=1), through a private procfs instance as our plugins do
  * (a /proc/sys/net lookup in a fresh netns is O(netns on the machine)).
  * With DAD off the kernel sends the container's router solicitation and
  * MLD reports at once, flooded to every port of the bridge: work that
- * belongs in the floor of an ADD. */
+ * belongs in the floor of an ADD. So does the gratuitous ARP arp_notify
+ * sends when the link comes up with its address (the address goes on
+ * before the UP, as ConfigureIface does): macvlan in bridge mode delivers
+ * it to every other macvlan of the master. */
+static void put_sysctl(int m, const char *rel, const char *val)
+{
+	int fd = openat(m, rel, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, val, 1) != 1)
+		die("sysctl %s: %s", rel, strerror(errno));
+	close(fd);
+}
+
 static void container_sysctl(const char *ifname)
 {
 	char rel[96];
+	int fs = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC), m = -1;
+	if (fs >= 0 && syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+	if (m < 0)
+		die("private procfs: %s", strerror(errno));
 	if (mode == M_BRIDGE)
 		snprintf(rel, sizeof(rel), "sys/net/ipv6/conf/%s/accept_dad", ifname);
 	else
 		snprintf(rel, sizeof(rel), "sys/net/ipv6/conf/%s/ndisc_notify", ifname);
-	const char *val = mode == M_BRIDGE ? "0" : "1";
-	int fs = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC), m = -1, fd = -1;
-	if (fs >= 0 && syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
-		m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
-	if (m >= 0)
-		fd = openat(m, rel, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, val, 1) != 1)
-		die("sysctl %s: %s", rel, strerror(errno));
-	close(fd);
+	put_sysctl(m, rel, mode == M_BRIDGE ? "0" : "1");
+	snprintf(rel, sizeof(rel), "sys/net/ipv4/conf/%s/arp_notify", ifname);
+	put_sysctl(m, rel, "1");
 	close(m);
 	close(fs);
 }
@@ -297,13 +307,7 @@ static int add_addr_route(int nsfd, const char *ifname, unsigned id)
 	char buf[1024];
 	size_t off = 0;
 	void *hp;
-	struct nlmsghdr *h = rt_msg(buf, RTM_NEWLINK, 0, &hp, sizeof(struct ifinfomsg));
-	struct ifinfomsg *ifi = hp;
-	ifi->ifi_index = (int)idx;
-	ifi->ifi_flags = ifi->ifi_change = IFF_UP;
-	off += h->nlmsg_len;
-
-	h = rt_msg(buf + off, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &hp, sizeof(struct ifaddrmsg));
+	struct nlmsghdr *h = rt_msg(buf + off, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &hp, sizeof(struct ifaddrmsg));
 	struct ifaddrmsg *ifa = hp;
 	ifa->ifa_family = AF_INET;
 	ifa->ifa_prefixlen = 16;
@@ -311,6 +315,12 @@ static int add_addr_route(int nsfd, const char *ifname, unsigned id)
 	uint32_t ip = ip_of(id);
 	mnl_attr_put_u32(h, IFA_LOCAL, ip);
 	mnl_attr_put_u32(h, IFA_ADDRESS, ip);
+	off += h->nlmsg_len;
+
+	h = rt_msg(buf + off, RTM_NEWLINK, 0, &hp, sizeof(struct ifinfomsg));
+	struct ifinfomsg *ifi = hp;
+	ifi->ifi_index = (int)idx;
+	ifi->ifi_flags = ifi->ifi_change = IFF_UP;
 	off += h->nlmsg_len;
 
 	h = rt_msg(buf + off, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &hp, sizeof(struct rtmsg));
