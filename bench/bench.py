@@ -22,7 +22,7 @@ Knobs (environment):
   BENCH_FILL_WORKERS=4 concurrent ADDs while attaching the N background
                        containers (not measured)
   BENCH_HL=10,1000,10000  host-local existing allocations
-  BENCH_IPERF_RUNS=3 BENCH_IPERF_SECS=5
+  BENCH_IPERF_RUNS=7 BENCH_IPERF_SECS=5
   BENCH_SKIP=...       comma list of stages to skip: chains,rusage,par,hostlocal,iperf
 """
 import json
@@ -53,7 +53,7 @@ SAMPLES = int(os.environ.get("BENCH_SAMPLES", 4 if QUICK else 24))
 BLOCKS = int(os.environ.get("BENCH_BLOCKS", 2 if QUICK else 3))
 PAR = int(os.environ.get("BENCH_PAR", 16 if QUICK else 64))
 HL = envlist("BENCH_HL", [10, 100] if QUICK else [10, 1000, 10000])
-IPERF_RUNS = int(os.environ.get("BENCH_IPERF_RUNS", 1 if QUICK else 3))
+IPERF_RUNS = int(os.environ.get("BENCH_IPERF_RUNS", 1 if QUICK else 7))
 IPERF_SECS = int(os.environ.get("BENCH_IPERF_SECS", 1 if QUICK else 5))
 RUSAGE_SAMPLES = 3 if QUICK else 8
 FILL_WORKERS = int(os.environ.get("BENCH_FILL_WORKERS", 4))
