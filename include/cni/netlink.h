@@ -244,6 +244,12 @@ int cnl_wait_bridge_port(struct nl_sock *sk, int ifindex, int timeout_ms, struct
 /* The same; *out is the port's link as last seen (ready) on success. */
 int cnl_wait_bridge_port_link(struct nl_sock *sk, int ifindex, int timeout_ms, struct cnl_link *out,
 			      struct cni_error *err);
+/* The same in two steps, for a caller that subscribes before it sets the
+ * link UP: then no query is needed at all (the notifications carry the
+ * state). cnl_link_watch_open -> fd (caller closes). */
+int cnl_link_watch_open(struct cni_error *err);
+int cnl_wait_bridge_port_watch(struct nl_sock *sk, int watch_fd, int ifindex, int timeout_ms, struct cnl_link *out,
+			       struct cni_error *err);
 
 /* ---- applying an IPAM result (the reference's ConfigureIface) --------- */
 

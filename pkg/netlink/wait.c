@@ -136,42 +136,65 @@ static int drain_link_events(int fd, int ifindex, struct cnl_link *l)
 	}
 }
 
+int cnl_link_watch_open(struct cni_error *err)
+{
+	return subscribe(RTMGRP_LINK, err);
+}
+
+int cnl_wait_bridge_port_watch(struct nl_sock *sk, int watch_fd, int ifindex, int timeout_ms, struct cnl_link *out,
+			       struct cni_error *err)
+{
+	long long deadline = now_ms() + timeout_ms;
+	/* Subscribed before the UP that starts it all, so no query is needed:
+	 * the link notifications carry the whole link, port state included.
+	 * Once the carrier is on, the container's IPv6 start-up (RS, MLD
+	 * reports, flooded to every port) runs in a kernel worker holding
+	 * RTNL; a query now would queue behind it, reading what the kernel
+	 * sends us does not. A query only when the socket overran, and for
+	 * the error text at the deadline. */
+	struct cnl_link l;
+	memset(&l, 0, sizeof(l));
+	l.brport_state = BR_STATE_DISABLED;
+	for (;;) {
+		bool port_ok = l.brport_state < 0 || l.brport_state != BR_STATE_DISABLED;
+		if (l.ifindex == ifindex && l.operstate == CNL_OPER_UP && port_ok) {
+			*out = l;
+			return 0;
+		}
+		long long left = deadline - now_ms();
+		struct pollfd p = { .fd = watch_fd, .events = POLLIN };
+		int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		int got = r > 0 ? drain_link_events(watch_fd, ifindex, &l) : 0;
+		if ((got < 0 || r <= 0) && cnl_link_query(sk, NULL, ifindex, &l, err) < 0)
+			return -1;
+		if (r <= 0) {
+			if (l.operstate == CNL_OPER_UP && (l.brport_state < 0 || l.brport_state != BR_STATE_DISABLED)) {
+				*out = l;
+				return 0;
+			}
+			if (l.operstate != CNL_OPER_UP)
+				return cni_errorf(err, CNI_ERR_NETLINK, "bridge port in error state: %s",
+						  oper_name(l.operstate));
+			return cni_errorf(err, CNI_ERR_NETLINK, "bridge port in error state: %s",
+					  port_state_name(l.brport_state));
+		}
+	}
+}
+
 int cnl_wait_bridge_port_link(struct nl_sock *sk, int ifindex, int timeout_ms, struct cnl_link *out,
 			      struct cni_error *err)
 {
 	_cleanup_close_ int fd = subscribe(RTMGRP_LINK, err);
 	if (fd < 0)
 		return -1;
-	long long deadline = now_ms() + timeout_ms;
-	/* One query; after that the link notifications themselves are read
-	 * (they carry the whole link, port state included). Once the carrier
-	 * is on, the container's IPv6 start-up (RS, MLD reports, flooded to
-	 * every port) runs in a kernel worker holding RTNL; a query now would
-	 * queue behind it, reading what the kernel sends us does not. */
 	struct cnl_link l;
 	if (cnl_link_query(sk, NULL, ifindex, &l, err) < 0)
 		return -1;
-	for (;;) {
-		bool port_ok = l.brport_state < 0 || l.brport_state != BR_STATE_DISABLED;
-		if (l.operstate == CNL_OPER_UP && port_ok) {
-			*out = l;
-			return 0;
-		}
-		long long left = deadline - now_ms();
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int r = left > 0 ? poll(&p, 1, (int)left) : 0;
-		if (r < 0 && errno == EINTR)
-			continue;
-		int got = r > 0 ? drain_link_events(fd, ifindex, &l) : 0;
-		if (got < 0 && cnl_link_query(sk, NULL, ifindex, &l, err) < 0)
-			return -1;
-		if (r <= 0) {
-			if (l.operstate != CNL_OPER_UP)
-				return cni_errorf(err, CNI_ERR_NETLINK, "bridge port in error state: %s",
-						  oper_name(l.operstate));
-			if (!(l.brport_state < 0 || l.brport_state != BR_STATE_DISABLED))
-				return cni_errorf(err, CNI_ERR_NETLINK, "bridge port in error state: %s",
-						  port_state_name(l.brport_state));
-		}
+	if (l.operstate == CNL_OPER_UP && (l.brport_state < 0 || l.brport_state != BR_STATE_DISABLED)) {
+		*out = l;
+		return 0;
 	}
+	return cnl_wait_bridge_port_watch(sk, fd, ifindex, timeout_ms, out, err);
 }

@@ -313,3 +313,21 @@ ip_files() { ls "$DATA/mv$TID" 2>/dev/null | grep -c '^[0-9]' || true; }
 	run cni macvlan STATUS "" "" '{"cniVersion":"1.1.0","name":"mv'$TID'","type":"macvlan"}'
 	[ "$status" -eq 0 ]
 }
+
+@test "macvlan: an interface name already taken in the container is refused, nothing left behind" {
+	C=$(conf bridge)
+	# a link named eth0 exists in the container already (a veth end moved there)
+	ip link add mvx$TID type veth peer name mvy$TID
+	link_cleanup mvx$TID
+	ip link set mvy$TID netns mva$TID name eth0
+	run cni macvlan ADD $NSA eth0 "$C" x-$TID
+	[ "$status" -ne 0 ]
+	echo "$output"
+	# code 106 (exists), the reference's text for it
+	[ "$(json_get "$output" '.code')" = 106 ]
+	echo "$output" | grep -q 'failed to rename macvlan to \\"eth0\\"'
+	# the existing eth0 is untouched (still a veth), no temporary link, no address kept
+	[ "$(ip -n mva$TID -d -j link show eth0 | jq -r '.[0].linkinfo.info_kind')" = veth ]
+	[ "$(ip -n mva$TID -o link | grep -vc ': lo:')" = 1 ]
+	[ "$(ip_files)" = 0 ]
+}

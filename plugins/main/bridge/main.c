@@ -326,6 +326,7 @@ static int cmd_add(struct cni_call *c)
 
 	/* From here on every failure undoes what was done. */
 	bool ipam_added = false, masq_added = false, spoof_added = false;
+	_cleanup_close_ int watch = -1; /* link notifications, opened before the host end goes UP */
 	_cleanup_nft_ struct cni_nft *brnft = NULL;
 	_cleanup_result_ struct cni_result *res = NULL;
 	if (!hl.ifindex && cnl_link_query(hsk, host, 0, &hl, err) < 0) /* kernel without NLM_F_ECHO here */
@@ -444,6 +445,8 @@ static int cmd_add(struct cni_call *c)
 	 * kernel worker holding RTNL, and a request of ours would queue behind
 	 * it, O(ports) long. (The bridge's MAC is pinned or follows its ports,
 	 * all attached by now; UP changes neither.) */
+	if (!cf.disable_container_iface && (watch = cnl_link_watch_open(err)) < 0)
+		goto fail;
 	if (cf.enabledad && cnl_link_set_up(hsk, hl.ifindex, true, err) < 0)
 		goto fail;
 	struct add_state st = { .c = c, .cf = &cf, .csk = csk, .res = res };
@@ -457,11 +460,11 @@ static int cmd_add(struct cni_call *c)
 	/* The bridge enables a port from the kernel's linkwatch work, after
 	 * the carrier comes up: asynchronous, usually done by now. Frames sent
 	 * before it are dropped (the reason the reference polls at
-	 * 0/50/500/1000/1000 ms). We look once and, only if needed, sleep on
-	 * link notifications (which carry the port state) until it is ready;
-	 * the host end as last seen goes into the result. */
+	 * 0/50/500/1000/1000 ms). We sleep on the link notifications we
+	 * subscribed to before the UP (they carry the port state) until it is
+	 * ready; the host end as last seen goes into the result. */
 	if (!cf.disable_container_iface) {
-		if (cnl_wait_bridge_port_link(hsk, hl.ifindex, PORT_WAIT_MS, &hl, err) < 0)
+		if (cnl_wait_bridge_port_watch(hsk, watch, hl.ifindex, PORT_WAIT_MS, &hl, err) < 0)
 			goto fail;
 	} else if (cnl_link_query(hsk, NULL, hl.ifindex, &hl, err) < 0) {
 		goto fail;

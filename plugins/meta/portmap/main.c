@@ -437,13 +437,12 @@ static int enable_route_localnet(const struct cni_ip *ip, struct cni_error *err)
 	int oif = route_oif(ip);
 	if (oif <= 0 || !if_indextoname((unsigned)oif, ifn))
 		return cni_errorf(err, CNI_ERR_NETLINK, "no route to container address %s", cni_ip_fmt(ip, ipb));
-	/* netlink (IFLA_INET_CONF), not /proc/sys/net/ipv4/conf/<if>/route_localnet:
-	 * a /proc/sys/net path lookup costs O(netns on the machine) */
-	_cleanup_nl_ struct nl_sock *sk = cnl_open(err);
-	struct cni_error e = { 0 };
-	if (sk && cnl_link_set_inet_conf(sk, oif, IPV4_DEVCONF_ROUTE_LOCALNET, 1, &e) == 0)
-		return 0;
-	if (cni_sysctl_writef("1", err, "net/ipv4/conf/%s/route_localnet", ifn) < 0)
+	/* Read first, written only when off (once per bridge), through our
+	 * private procfs (cni_sysctl_*: no O(netns) /proc/sys lookup). Not a
+	 * netlink SETLINK: that takes RTNL, and right after the bridge plugin
+	 * the container's IPv6 start-up floods every port from a worker that
+	 * holds it; the sysctl read and the route lookup above do not wait. */
+	if (cni_sysctl_setf("1", err, "net/ipv4/conf/%s/route_localnet", ifn) < 0)
 		return cni_error_wrap(err, "cannot set route_localnet on %s", ifn);
 	return 0;
 }
