@@ -238,15 +238,11 @@ int cnl_wait_ipv6_settled(struct nl_sock *sk, int ifindex, int timeout_ms, struc
 /* Wait until a bridge port is operationally UP and no longer DISABLED in
  * the bridge (forwarding, or listening/learning under STP). The bridge
  * enables a port from the kernel's linkwatch work after the carrier
- * comes up, i.e. asynchronously after the peer is set UP. Error
- * `bridge port in error state: <state>` at the deadline. */
-int cnl_wait_bridge_port(struct nl_sock *sk, int ifindex, int timeout_ms, struct cni_error *err);
-/* The same; *out is the port's link as last seen (ready) on success. */
-int cnl_wait_bridge_port_link(struct nl_sock *sk, int ifindex, int timeout_ms, struct cnl_link *out,
-			      struct cni_error *err);
-/* The same in two steps, for a caller that subscribes before it sets the
- * link UP: then no query is needed at all (the notifications carry the
- * state). cnl_link_watch_open -> fd (caller closes). */
+ * comes up, i.e. asynchronously after the peer is set UP. The caller
+ * subscribes (cnl_link_watch_open, it closes the fd) before it sets the
+ * link UP, so no query is needed: the notifications carry the state.
+ * *out is the port's link as last seen. Error `bridge port in error
+ * state: <state>` at the deadline. */
 int cnl_link_watch_open(struct cni_error *err);
 int cnl_wait_bridge_port_watch(struct nl_sock *sk, int watch_fd, int ifindex, int timeout_ms, struct cnl_link *out,
 			       struct cni_error *err);
@@ -263,6 +259,9 @@ int cnl_wait_bridge_port_watch(struct nl_sock *sk, int watch_fd, int ifindex, in
  * ECMP-append semantics, a route without gw using the first gateway of its
  * family, and priority/table/scope of 1.1.0 routes (mtu/advmss too). */
 int cnl_configure_iface(struct nl_sock *sk, const char *ifname, const struct cni_result *res, struct cni_error *err);
+/* The same for a link the caller has just looked up (no second query). */
+int cnl_configure_link(struct nl_sock *sk, const struct cnl_link *link, const struct cni_result *res,
+		       struct cni_error *err);
 
 /* CHECK (the reference's ValidateExpectedInterfaceIPs / ValidateExpectedRoute):
  * every address of res meant for `ifname` (entries with interface index

@@ -13,6 +13,16 @@ int cnl_configure_iface(struct nl_sock *sk, const char *ifname, const struct cni
 	struct cnl_link l;
 	if (cnl_link_query(sk, ifname, 0, &l, err) < 0)
 		return cni_error_wrap(err, "failed to lookup \"%s\"", ifname);
+	return cnl_configure_link(sk, &l, res, err);
+}
+
+int cnl_configure_link(struct nl_sock *sk, const struct cnl_link *link, const struct cni_result *res,
+		       struct cni_error *err)
+{
+	if (res->n_interfaces == 0)
+		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "no interfaces to configure");
+	const struct cnl_link l = *link;
+	const char *ifname = l.name;
 	const struct cni_ip *gw4 = NULL, *gw6 = NULL;
 	bool ipv6_enabled = false;
 	for (size_t i = 0; i < res->n_ips; i++) {

@@ -47,13 +47,12 @@ struct conf_args {
 static int configure_in_ns(void *arg, struct cni_error *err)
 {
 	struct conf_args *a = arg;
-	if (a->notify) {
-		struct cnl_link l;
-		if (cnl_link_query(a->sk, a->ifname, 0, &l, err) < 0)
-			return -1;
+	struct cnl_link l;
+	if (cnl_link_query(a->sk, a->ifname, 0, &l, err) < 0)
+		return cni_error_wrap(err, "failed to lookup \"%s\"", a->ifname);
+	if (a->notify)
 		cnl_link_notify_peers_on(a->sk, &l, a->ndisc);
-	}
-	return cnl_configure_iface(a->sk, a->ifname, a->r, err);
+	return cnl_configure_link(a->sk, &l, a->r, err);
 }
 
 static int copy_ips(struct cni_result *dst, const struct cni_result *src, struct cni_error *err)

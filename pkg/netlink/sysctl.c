@@ -170,28 +170,33 @@ int cni_sysctl_write(const char *key, const char *value, struct cni_error *err)
 	return 0;
 }
 
-int cni_sysctl_setf(const char *value, struct cni_error *err, const char *fmt, ...)
+/* *f functions: the key from a format, then set (read first) or write */
+static int sysctl_vkey(int (*op)(const char *, const char *, struct cni_error *), const char *value,
+		       struct cni_error *err, const char *fmt, va_list ap)
 {
 	char key[200];
-	va_list ap;
-	va_start(ap, fmt);
 	int n = vsnprintf(key, sizeof(key), fmt, ap);
-	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "sysctl key too long");
-	return cni_sysctl_set(key, value, err);
+	return op(key, value, err);
+}
+
+int cni_sysctl_setf(const char *value, struct cni_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = sysctl_vkey(cni_sysctl_set, value, err, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 int cni_sysctl_writef(const char *value, struct cni_error *err, const char *fmt, ...)
 {
-	char key[200];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(key, sizeof(key), fmt, ap);
+	int r = sysctl_vkey(cni_sysctl_write, value, err, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(key))
-		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "sysctl key too long");
-	return cni_sysctl_write(key, value, err);
+	return r;
 }
 
 int cnl_forwarding_ensure(struct nl_sock *sk, int family, struct cni_error *err)

@@ -103,12 +103,6 @@ static const char *oper_name(int s)
 	return s >= 0 && s < (int)ARRAY_SIZE(names) ? names[s] : "unknown";
 }
 
-int cnl_wait_bridge_port(struct nl_sock *sk, int ifindex, int timeout_ms, struct cni_error *err)
-{
-	struct cnl_link l;
-	return cnl_wait_bridge_port_link(sk, ifindex, timeout_ms, &l, err);
-}
-
 /* Notifications about ifindex: 1 = a full (AF_UNSPEC) RTM_NEWLINK of it
  * was decoded into *l (the last one wins), 0 = none, -1 = overrun (the
  * socket lost messages: look with a query). */
@@ -141,6 +135,11 @@ int cnl_link_watch_open(struct cni_error *err)
 	return subscribe(RTMGRP_LINK, err);
 }
 
+static bool port_ready(const struct cnl_link *l)
+{
+	return l->operstate == CNL_OPER_UP && (l->brport_state < 0 || l->brport_state != BR_STATE_DISABLED);
+}
+
 int cnl_wait_bridge_port_watch(struct nl_sock *sk, int watch_fd, int ifindex, int timeout_ms, struct cnl_link *out,
 			       struct cni_error *err)
 {
@@ -151,50 +150,31 @@ int cnl_wait_bridge_port_watch(struct nl_sock *sk, int watch_fd, int ifindex, in
 	 * reports, flooded to every port) runs in a kernel worker holding
 	 * RTNL; a query now would queue behind it, reading what the kernel
 	 * sends us does not. A query only when the socket overran, and for
-	 * the error text at the deadline. */
+	 * the last look at the deadline. */
 	struct cnl_link l;
 	memset(&l, 0, sizeof(l));
 	l.brport_state = BR_STATE_DISABLED;
+	bool timed_out = false;
 	for (;;) {
-		bool port_ok = l.brport_state < 0 || l.brport_state != BR_STATE_DISABLED;
-		if (l.ifindex == ifindex && l.operstate == CNL_OPER_UP && port_ok) {
+		if (l.ifindex == ifindex && port_ready(&l)) {
 			*out = l;
 			return 0;
 		}
-		long long left = deadline - now_ms();
-		struct pollfd p = { .fd = watch_fd, .events = POLLIN };
-		int r = left > 0 ? poll(&p, 1, (int)left) : 0;
-		if (r < 0 && errno == EINTR)
-			continue;
-		int got = r > 0 ? drain_link_events(watch_fd, ifindex, &l) : 0;
-		if ((got < 0 || r <= 0) && cnl_link_query(sk, NULL, ifindex, &l, err) < 0)
-			return -1;
-		if (r <= 0) {
-			if (l.operstate == CNL_OPER_UP && (l.brport_state < 0 || l.brport_state != BR_STATE_DISABLED)) {
-				*out = l;
-				return 0;
-			}
+		if (timed_out) {
 			if (l.operstate != CNL_OPER_UP)
 				return cni_errorf(err, CNI_ERR_NETLINK, "bridge port in error state: %s",
 						  oper_name(l.operstate));
 			return cni_errorf(err, CNI_ERR_NETLINK, "bridge port in error state: %s",
 					  port_state_name(l.brport_state));
 		}
+		long long left = deadline - now_ms();
+		struct pollfd p = { .fd = watch_fd, .events = POLLIN };
+		int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		timed_out = r <= 0;
+		int got = r > 0 ? drain_link_events(watch_fd, ifindex, &l) : 0;
+		if ((got < 0 || timed_out) && cnl_link_query(sk, NULL, ifindex, &l, err) < 0)
+			return -1;
 	}
-}
-
-int cnl_wait_bridge_port_link(struct nl_sock *sk, int ifindex, int timeout_ms, struct cnl_link *out,
-			      struct cni_error *err)
-{
-	_cleanup_close_ int fd = subscribe(RTMGRP_LINK, err);
-	if (fd < 0)
-		return -1;
-	struct cnl_link l;
-	if (cnl_link_query(sk, NULL, ifindex, &l, err) < 0)
-		return -1;
-	if (l.operstate == CNL_OPER_UP && (l.brport_state < 0 || l.brport_state != BR_STATE_DISABLED)) {
-		*out = l;
-		return 0;
-	}
-	return cnl_wait_bridge_port_watch(sk, fd, ifindex, timeout_ms, out, err);
 }

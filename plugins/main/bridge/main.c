@@ -252,6 +252,7 @@ struct add_state {
 	struct br_conf *cf;
 	struct nl_sock *csk;       /* container netns */
 	struct cni_result *res;
+	struct cnl_link *cl;       /* out: the container end as found */
 };
 
 /* Runs inside the container netns. The DAD sysctl must be written before
@@ -265,6 +266,7 @@ static int container_setup(void *arg, struct cni_error *err)
 	struct cnl_link l;
 	if (cnl_link_query(st->csk, ifn, 0, &l, err) < 0)
 		return -1;
+	*st->cl = l; /* configuring changes neither its MAC nor its MTU */
 	/* the values come with the link: only the ones to change are written */
 	if (st->cf->enabledad) {
 		(void)cni_sysctl_setf("1", &ignore, "net/ipv6/conf/%s/enhanced_dad", ifn);
@@ -275,7 +277,7 @@ static int container_setup(void *arg, struct cni_error *err)
 	}
 	if (st->cf->ipam_type) {
 		cnl_link_notify_peers_on(st->csk, &l, false);
-		return cnl_configure_iface(st->csk, ifn, st->res, err);
+		return cnl_configure_link(st->csk, &l, st->res, err);
 	}
 	if (st->cf->disable_container_iface)
 		return 0;
@@ -449,10 +451,10 @@ static int cmd_add(struct cni_call *c)
 		goto fail;
 	if (cf.enabledad && cnl_link_set_up(hsk, hl.ifindex, true, err) < 0)
 		goto fail;
-	struct add_state st = { .c = c, .cf = &cf, .csk = csk, .res = res };
+	struct add_state st = { .c = c, .cf = &cf, .csk = csk, .res = res, .cl = &cl };
 	if (netns_run_fd(nsfd, container_setup, &st, err) < 0)
 		goto fail;
-	if (cnl_link_query(hsk, NULL, br.ifindex, &br, err) < 0 || cnl_link_query(csk, c->ifname, 0, &cl, err) < 0)
+	if (cnl_link_query(hsk, NULL, br.ifindex, &br, err) < 0)
 		goto fail;
 	if (!cf.enabledad && cnl_link_set_up(hsk, hl.ifindex, true, err) < 0)
 		goto fail;

@@ -78,7 +78,7 @@ static int container_setup(void *arg, struct cni_error *err)
 	if (cnl_link_query(st->csk, ifn, 0, &l, err) < 0)
 		return -1;
 	cnl_link_notify_peers_on(st->csk, &l, false);
-	if (cnl_configure_iface(st->csk, ifn, st->res, err) < 0)
+	if (cnl_configure_link(st->csk, &l, st->res, err) < 0)
 		return -1;
 	for (size_t i = 0; i < st->res->n_ips; i++) {
 		const struct cni_ipconfig *ipc = &st->res->ips[i];

@@ -15,7 +15,6 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/ip.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
