@@ -536,8 +536,10 @@ def hostlocal_size(work, out, size, n_samples, netns):
 
 def stage_iperf(work, res):
     """Datapath: host loopback, host->container over the bridge, host->published
-    port (ours and the reference's DNAT), socat userland proxy. All traffic
-    stays inside the bench host netns and the container netns made here."""
+    port (ours: rewritten at connect(); the reference's DNAT), socat userland
+    proxy, and from an outside netns routed through the host: container IP
+    and published port (DNAT, both suites). All traffic stays inside the
+    bench host netns and the netns made here."""
     out = res["iperf"] = {}
     if not shutil.which("iperf3"):
         out["missing"] = "iperf3"
@@ -578,22 +580,34 @@ def stage_iperf(work, res):
             procs.append(subprocess.Popen(["ip", "netns", "exec", host.name, "socat",
                                            "TCP-LISTEN:15300,fork,reuseaddr,bind=%s" % gw, "TCP:%s:5201" % cip],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        # another machine: a netns behind a veth to the bench host, routed
+        # through it (its published-port traffic is DNAT'd in PREROUTING)
+        outside = "cbh%sx" % RID
+        sh("ip netns add %s && ip link add cbxh%s netns %s type veth peer name eth0 netns %s" %
+           (outside, RID, host.name, outside))
+        sh("ip -n %s addr add 10.99.0.1/24 dev cbxh%s && ip -n %s link set cbxh%s up && "
+           "ip -n %s link set lo up && ip -n %s addr add 10.99.0.2/24 dev eth0 && ip -n %s link set eth0 up && "
+           "ip -n %s route add default via 10.99.0.1" % ((host.name, RID) * 2 + (outside,) * 4))
         time.sleep(1)
-        cases = [("host loopback", "127.0.0.1", 5301)]
+        cases = [("host loopback", "127.0.0.1", 5301, host.name)]
         if "ours" in targets:
             cip, gw, hp = targets["ours"]
-            cases += [("container IP over the bridge", cip, 5201), ("published port, ours (nft DNAT)", gw, hp),
-                      ("socat userland proxy", gw, 15300)]
+            cases += [("container IP over the bridge", cip, 5201, host.name),
+                      ("published port, ours (connect() rewrite)", gw, hp, host.name),
+                      ("socat userland proxy", gw, 15300, host.name),
+                      ("container IP from outside", cip, 5201, outside),
+                      ("published port from outside, ours (nft DNAT)", "10.99.0.1", hp, outside)]
         if "ref" in targets:
             cip, gw, hp = targets["ref"]
-            cases += [("container IP over the bridge (ref network)", cip, 5201),
-                      ("published port, reference (iptables DNAT)", gw, hp)]
+            cases += [("container IP over the bridge (ref network)", cip, 5201, host.name),
+                      ("published port, reference (iptables DNAT)", gw, hp, host.name),
+                      ("published port from outside, reference (iptables DNAT)", "10.99.0.1", hp, outside)]
         for c in cases:
             out[c[0]] = []
         for r in range(IPERF_RUNS):
-            for name, ip, port in (cases if r % 2 == 0 else cases[::-1]):
-                p = host.exec("iperf3 -J -P 4 -t %d -c %s -p %d" % (IPERF_SECS, ip, port), check=False,
-                              capture_output=True)
+            for name, ip, port, ns in (cases if r % 2 == 0 else cases[::-1]):
+                p = subprocess.run(["ip", "netns", "exec", ns, "iperf3", "-J", "-P", "4", "-t", str(IPERF_SECS),
+                                    "-c", ip, "-p", str(port)], check=False, text=True, capture_output=True)
                 try:
                     gbps = json.loads(p.stdout)["end"]["sum_received"]["bits_per_second"] / 1e9
                     out[name].append(gbps)
@@ -608,6 +622,7 @@ def stage_iperf(work, res):
                 p.wait(timeout=5)
             except Exception:
                 p.kill()
+        sh("ip netns del cbh%sx" % RID, check=False)
         host.close()
 
 

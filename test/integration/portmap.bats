@@ -5,6 +5,15 @@ load helpers
 
 REF=${REF_CNI:-/usr/lib/cni}
 
+setup_file() {
+	local variant=rel san=
+	if [ "${SANITIZE:-}" = 1 ]; then variant=san; san="-fsanitize=address,undefined"; fi
+	export SOCKLBCTL="$BATS_FILE_TMPDIR/socklbctl"
+	cc -std=gnu11 -D_GNU_SOURCE -O1 -g $san -I"$REPO/include" $(pkg-config --cflags jansson libnl-3.0 libmnl libnftnl) \
+		-o "$SOCKLBCTL" "$REPO/test/tools/socklbctl.c" "$REPO/build/$variant/libcnic.a" \
+		$(pkg-config --libs jansson libnl-3.0 libnl-route-3.0 libmnl libnftnl)
+}
+
 setup() {
 	require_root
 	setup_common
@@ -129,6 +138,82 @@ settle() { sleep 0.05; }
 	[ "$(ip netns exec pca$TID socat -T3 - TCP:$OUT.1:$HP,connect-timeout=2)" = "a $SUB.1" ] # itself
 }
 
+# peer SPEC: connect (python) from the host netns, print "<getpeername> <reply>"
+peer() {
+	python3 -c '
+import socket, sys
+a, p, bind = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET)
+s.settimeout(3)
+if bind != "-":
+    s.bind((bind, 0))
+s.connect((a, p))
+s.sendall(b"hi\n")
+print(s.getpeername()[0], s.getpeername()[1], s.recv(100).decode().strip())
+' "$@"
+}
+# the conntrack entry of our port-80 flows: "ORIG-DST:ORIG-DPORT" per line
+ct_dst() { conntrack -L -p tcp ${2:+-f ipv6} --reply-src "$1" --reply-port-src 80 2>/dev/null | sed -n 's/.* dst=\([^ ]*\) sport=[0-9]* dport=\([0-9]*\) src=.*/\1:\2/p' | sort -u; }
+lb_mine() { "$SOCKLBCTL" list | grep -F -- "$1" || true; }
+
+@test "portmap: a host process' TCP connect() to a published port goes to the container directly: no DNAT, getpeername is the published address" {
+	container a
+	outside
+	serve a tcp 80
+	run pm ADD a "$(pmconf "$RES_a" '[{"hostPort":'$HP',"containerPort":80,"protocol":"tcp"}]')"
+	[ "$status" -eq 0 ]
+	on_cleanup "pm DEL a '$(pmconf "$RES_a" '[]')'"
+	[ "$(lb_mine ":$HP ")" = "*:$HP -> $SUB.2:80 flags 1" ]
+	conntrack -D -p tcp --reply-src $SUB.2 >/dev/null 2>&1 || true
+	# the host's own address: the socket is bound to it, the container sees it
+	[ "$(peer $OUT.1 $HP -)" = "$OUT.1 $HP a $OUT.1" ]
+	[ "$(ct_dst $SUB.2)" = "$SUB.2:80" ]    # connected to the container itself: nothing to NAT
+	# localhost (snat on): the container sees the bridge address, as with DNAT + masquerade
+	[ "$(peer 127.0.0.1 $HP -)" = "127.0.0.1 $HP a $SUB.1" ]
+	[ "$(ct_dst $SUB.2)" = "$SUB.2:80" ]
+	# a socket bound beforehand is left to DNAT, which serves it as before
+	[ "$(peer $OUT.1 $HP $OUT.1)" = "$OUT.1 $HP a $OUT.1" ]
+	[ "$(ct_dst $SUB.2 | sort)" = "$(printf '%s\n' "$OUT.1:$HP" "$SUB.2:80" | sort)" ]
+	# an outside client is DNAT'd as always
+	[ "$(ip netns exec po$TID socat -T3 - TCP:$OUT.1:$HP,connect-timeout=2)" = "a $OUT.2" ]
+	# an address that is not the host's is not taken: the outside netns has no server
+	run peer $OUT.2 $HP -
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Connection refused"* ]]
+	run pm DEL a "$(pmconf "$RES_a" '[]')"
+	[ "$status" -eq 0 ]
+	[ -z "$(lb_mine ":$HP ")" ]
+	run peer $OUT.1 $HP -
+	[ "$status" -ne 0 ]
+}
+
+@test "portmap: connect() rewrite only where DNAT alone is not different: UDP, masqAll, conditions and snat false keep to DNAT" {
+	container a
+	container b
+	serve a tcp 80
+	local c1 c2 c3
+	c1=$(pmconf "$RES_a" '[{"hostPort":'$HP',"containerPort":80,"protocol":"udp"},{"hostPort":'$((HP+1))',"containerPort":80}]' '{"snat":false}')
+	run pm ADD a "$c1"
+	[ "$status" -eq 0 ]
+	on_cleanup "pm DEL a '$c1'"
+	# snat false: the host's own address only (no localhost), UDP never
+	[ "$(lb_mine ":$HP ")" = "" ]
+	[ "$(lb_mine ":$((HP+1)) ")" = "*:$((HP+1)) -> $SUB.2:80 flags 0" ]
+	run peer 127.0.0.1 $((HP+1)) -
+	[ "$status" -ne 0 ]
+	c2=$(pmconf "$RES_b" '[{"hostPort":'$((HP+2))',"containerPort":80}]' '{"masqAll":true}')
+	run pm ADD b "$c2"
+	[ "$status" -eq 0 ]
+	on_cleanup "pm DEL b '$c2'"
+	[ -z "$(lb_mine ":$((HP+2)) ")" ]
+	run pm DEL b "$c2"
+	c3=$(pmconf "$RES_b" '[{"hostPort":'$((HP+3))',"containerPort":80}]' '{"conditionsV4":["-s","'$SUB'.0/24"]}')
+	run pm ADD b "$c3"
+	[ "$status" -eq 0 ]
+	on_cleanup "pm DEL b '$c3'"
+	[ -z "$(lb_mine ":$((HP+3)) ")" ]
+}
+
 @test "portmap: UDP mapping, and DEL removes it; DEL twice succeeds" {
 	container a
 	serve a udp 53
@@ -244,6 +329,8 @@ settle() { sleep 0.05; }
 	local left
 	left=$(nft -j list map inet cni_c pm4 | jq -r '.nftables[]|select(.map)|.map.elem//[]|.[]|.[0].elem.comment' | grep "^$NET/" || true)
 	[ "$left" = "$NET/a$TID/eth0" ]
+	[ "$(lb_mine ":$HP ")" = "*:$HP -> $SUB.2:80 flags 1" ]
+	[ -z "$(lb_mine ":$((HP+1)) ")" ]
 	[ -e "/var/lib/cni/cni-c/portmap/$NET/a$TID:eth0" ]
 	[ ! -e "/var/lib/cni/cni-c/portmap/$NET/b$TID:eth0" ]
 }
@@ -266,6 +353,12 @@ settle() { sleep 0.05; }
 	run socat -T3 - "TCP6:[fd39:$O::1]:$HP,connect-timeout=2"
 	[ "$status" -eq 0 ]
 	[[ "$output" == "v6 "* ]]
+	# the host's own connection went to the container directly (socklb.h)
+	[ "$(lb_mine ":$HP ")" = "[*]:$HP -> [fd39:$O::2]:80 flags 0" ]
+	[ "$(ct_dst fd39:$O::2 6)" = "fd39:$O::2:80" ]
+	run peer fd39:$O::1 $HP -
+	echo "$output"
+	[ "$output" = "fd39:$O::1 $HP v6 [$(python3 -c 'import ipaddress,sys; print(ipaddress.ip_address(sys.argv[1]).exploded)' fd39:$O::1)]" ]
 }
 
 @test "portmap: conditions: supported matches restrict, unsupported ones are code 2" {

@@ -30,6 +30,7 @@
 #include "cni/netlink.h"
 #include "cni/nft.h"
 #include "cni/plugin.h"
+#include "cni/socklb.h"
 #include "portmap.h"
 
 #define KIND "portmap"
@@ -446,6 +447,136 @@ static int enable_route_localnet(const struct cni_ip *ip, struct cni_error *err)
 	return 0;
 }
 
+/* ---- the host's own connections (include/cni/socklb.h) ------------------ */
+
+/* IPv4 / IPv6 sockets of this netns may bind addresses that are not local:
+ * the socket-level path's locality test (a bind) would not hold. */
+static bool nonlocal_bind(int family)
+{
+	char v[16];
+	struct cni_error e = { 0 };
+	if (cni_sysctl_get(family == AF_INET ? "net/ipv4/ip_nonlocal_bind" : "net/ipv6/ip_nonlocal_bind", v, sizeof(v),
+			   &e) < 0)
+		return true; /* unknown (IPv6 off): no socket-level path */
+	return strcmp(v, "0") != 0;
+}
+
+/* The mappings the socket-level path takes, as recorded with the
+ * attachment: TCP, no conditions (not evaluated at connect()), no masqAll
+ * (its source NAT would be skipped). The rest stays with DNAT alone. */
+static json_t *lb_ports(const struct pm_conf *pc, const struct entry *ent, size_t n)
+{
+	json_t *a = json_array();
+	if (!a || pc->masq_all)
+		return a;
+	int ok[2] = { -1, -1 }; /* v4, v6: not asked yet */
+	for (size_t i = 0; i < n; i++) {
+		const struct entry *e = &ent[i];
+		int f = e->family == AF_INET6;
+		if (!e->is_map || e->m->proto != IPPROTO_TCP || pc->n_cond[f])
+			continue;
+		if (ok[f] < 0)
+			ok[f] = !nonlocal_bind(e->family);
+		if (!ok[f])
+			continue;
+		struct cni_ip dst = { .family = e->family };
+		memcpy(dst.b, e->o.data, e->family == AF_INET ? 4 : 16);
+		char hb[CNI_IP_STRLEN] = "", db[CNI_IP_STRLEN];
+		if (e->m->host_ip.family > 0)
+			cni_ip_fmt(&e->m->host_ip, hb);
+		/* localhost publishing is DNAT + masquerade, there with snat only */
+		int flags = pc->snat && e->family == AF_INET ? SOCKLB_LOOPBACK : 0;
+		json_array_append_new(a, json_pack("{si ss si ss si si}", "family", e->family, "hostIP", hb, "hostPort",
+						   e->m->host_port, "ip", cni_ip_fmt(&dst, db), "port",
+						   e->m->container_port, "flags", flags));
+	}
+	return a;
+}
+
+static bool lb_port_parse(json_t *o, struct socklb_port *p)
+{
+	const char *hip = json_string_value(json_object_get(o, "hostIP"));
+	const char *dip = json_string_value(json_object_get(o, "ip"));
+	struct cni_ip h = { 0 }, d;
+	memset(p, 0, sizeof(*p));
+	p->family = (int)json_integer_value(json_object_get(o, "family"));
+	p->host_port = (uint16_t)json_integer_value(json_object_get(o, "hostPort"));
+	p->dst_port = (uint16_t)json_integer_value(json_object_get(o, "port"));
+	p->flags = (uint16_t)json_integer_value(json_object_get(o, "flags"));
+	if ((p->family != AF_INET && p->family != AF_INET6) || !hip || !dip || cni_ip_parse(dip, &d) < 0 ||
+	    d.family != p->family || (*hip && (cni_ip_parse(hip, &h) < 0 || h.family != p->family)))
+		return false;
+	memcpy(p->dst_ip, d.b, 16);
+	if (*hip)
+		memcpy(p->host_ip, h.b, 16);
+	return true;
+}
+
+static bool lb_listed(json_t *list, const struct socklb_port *p)
+{
+	size_t i;
+	json_t *o;
+	json_array_foreach(list, i, o) {
+		struct socklb_port q;
+		if (lb_port_parse(o, &q) && q.family == p->family && q.host_port == p->host_port &&
+		    !memcmp(q.host_ip, p->host_ip, 16) && q.dst_port == p->dst_port && !memcmp(q.dst_ip, p->dst_ip, 16) &&
+		    q.flags == p->flags)
+			return true;
+	}
+	return false;
+}
+
+/* Withdraw what old lists and want does not, publish want. Best effort:
+ * where it cannot be done, DNAT (already committed) serves the port. */
+static void lb_apply(json_t *want, json_t *old)
+{
+	if (!json_array_size(want) && !json_array_size(old))
+		return;
+	struct cni_error e = { 0 };
+	struct cni_socklb lb;
+	if (cni_socklb_open(&lb, json_array_size(want) > 0, &e) == 1) {
+		size_t i;
+		json_t *o;
+		struct socklb_port p;
+		json_array_foreach(old, i, o)
+			if (lb_port_parse(o, &p) && !lb_listed(want, &p))
+				(void)cni_socklb_del(&lb, &p, &e);
+		json_array_foreach(want, i, o)
+			if (lb_port_parse(o, &p))
+				(void)cni_socklb_put(&lb, &p, &e);
+	}
+	cni_socklb_close(&lb, true);
+}
+
+/* GC: an entry stays while the nft map it accelerates still has it. */
+static bool lb_keep(const struct socklb_port *p, void *arg)
+{
+	struct cni_nft *nft = arg;
+	bool v4 = p->family == AF_INET, any = true;
+	size_t alen = v4 ? 4 : 16;
+	for (size_t i = 0; i < alen; i++)
+		any &= p->host_ip[i] == 0;
+	uint8_t key[32] = { 0 }, *k = key, data[20] = { 0 };
+	if (!any) {
+		memcpy(k, p->host_ip, alen);
+		k += alen;
+	}
+	k[0] = IPPROTO_TCP;
+	k[4] = (uint8_t)(p->host_port >> 8);
+	k[5] = (uint8_t)p->host_port;
+	memcpy(data, p->dst_ip, alen);
+	data[alen] = (uint8_t)(p->dst_port >> 8);
+	data[alen + 1] = (uint8_t)p->dst_port;
+	char set[NFT_NAME_MAX];
+	map_names(NULL, false, p->family, !any, set);
+	struct nft_elem_info info;
+	struct cni_error e = { 0 };
+	int r = nft_elem_get(nft, set, key, (size_t)(k + 8 - key), &info, &e);
+	if (r < 0)
+		return true; /* not known: kept */
+	return r == 1 && !info.expiring && info.datalen == alen + 4 && !memcmp(info.data, data, alen + 4);
+}
+
 /* ---- commands ----------------------------------------------------------- */
 
 static void flush_udp(json_t *udp)
@@ -513,7 +644,8 @@ static int do_add(struct cni_call *c, const struct pm_conf *pcp)
 	_cleanup_free_ struct nft_owned *old = NULL;
 	size_t n_old = 0;
 	bool present;
-	if (nft_record_read(path, &old, &n_old, NULL, NULL, NULL, &present, err) < 0)
+	_cleanup_json_ json_t *old_extra = NULL;
+	if (nft_record_read(path, &old, &n_old, &old_extra, NULL, NULL, &present, err) < 0)
 		return -1;
 	for (size_t j = 0; j < n_old; j++) {
 		bool keep = false;
@@ -597,7 +729,7 @@ static int do_add(struct cni_call *c, const struct pm_conf *pcp)
 
 	/* the record before the commit: a crash must not leave untracked elements */
 	_cleanup_free_ struct nft_owned *own = cni_xcalloc(n_ent + n_old, sizeof(*own));
-	_cleanup_json_ json_t *extra = json_pack("{s[]}", "udp");
+	_cleanup_json_ json_t *extra = json_pack("{s[]so}", "udp", "socklb", lb_ports(&pc, ent, n_ent));
 	if (!own || !extra) 
 		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 	size_t n_own = 0;
@@ -617,6 +749,8 @@ static int do_add(struct cni_call *c, const struct pm_conf *pcp)
 	}
 	if (n_old && nft_record_write(path, c->container_id, c->ifname, own, n_ent, extra, err) < 0)
 		return -1;
+
+	lb_apply(json_object_get(extra, "socklb"), old_extra ? json_object_get(old_extra, "socklb") : NULL);
 
 	if (pc.snat && ip4.ip.family && enable_route_localnet(&ip4.ip, err) < 0)
 		return -1;
@@ -661,6 +795,7 @@ static int cmd_del(struct cni_call *c)
 	nftb_init(&b, nft);
 	if (nft_queue_release(nft, &b, el, n, tag, err) < 0 || nftb_commit(&b, NULL, err) < 0)
 		return cni_error_wrap(err, "portmap");
+	lb_apply(NULL, json_object_get(extra, "socklb"));
 	if (unlink(path) < 0 && errno != ENOENT)
 		return cni_errorf_errno(err, CNI_ERR_IO, errno, "cannot remove %s", path);
 	/* a re-created container must get UDP traffic at once (issue #123) */
@@ -771,6 +906,13 @@ static int cmd_gc(struct cni_call *c)
 			ret = nft_gc_sets(nft, sets, ARRAY_SIZE(sets), KIND, c->net_name, valid, n_valid, err);
 			if (ret == 0)
 				ret = drop_cond_network(nft, c->net_name, err);
+			if (ret == 0) {
+				struct cni_socklb lb;
+				struct cni_error e = { 0 };
+				if (cni_socklb_open(&lb, false, &e) == 1)
+					(void)cni_socklb_sweep(&lb, lb_keep, nft, &e);
+				cni_socklb_close(&lb, true);
+			}
 		}
 	}
 	cni_attachments_free(valid, n_valid);
