@@ -166,6 +166,9 @@ class Host:
             self.drv.close()
         if self.floor:
             self.floor.close()
+        # our portmap's connect() rewrite entries are keyed by this netns,
+        # whose containers are not DEL'd one by one: drop them with it
+        sh("ip netns exec %s %s clear" % (self.name, os.path.join(BUILD, "socklbctl")), check=False)
         sh("ip netns del %s" % self.name, check=False)
         # container netns files of this run (the mounts lived in the helpers'
         # private mount namespaces and are gone with them)

@@ -64,8 +64,9 @@ int cni_socklb_put(struct cni_socklb *lb, const struct socklb_port *p, struct cn
 int cni_socklb_del(struct cni_socklb *lb, const struct socklb_port *p, struct cni_error *err);
 /* Does the entry for p exist and point at p's destination? 1/0/-1 */
 int cni_socklb_has(struct cni_socklb *lb, const struct socklb_port *p, struct cni_error *err);
-/* Calls keep() for every entry of this netns and deletes those it returns
- * false for. Returns the number deleted or -1. */
+/* Calls keep() for every entry of this netns (of every netns when
+ * lb->netns was set to 0: test tools) and deletes those it returns false
+ * for. Returns the number deleted or -1. */
 int cni_socklb_sweep(struct cni_socklb *lb, bool (*keep)(const struct socklb_port *p, void *arg), void *arg,
 		     struct cni_error *err);
 /* Release; with detach_if_empty, take the programs off the cgroup when no

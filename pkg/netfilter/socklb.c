@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -436,7 +437,7 @@ static int find_prog(int cgfd, int which)
 /* The map of prog named name, or -1. */
 static int prog_map(int progfd, const char *name)
 {
-	uint32_t ids[8];
+	uint32_t ids[8] = { 0 };
 	struct bpf_prog_info info;
 	memset(&info, 0, sizeof(info));
 	info.nr_map_ids = 8;
@@ -620,10 +621,13 @@ int cni_socklb_open(struct cni_socklb *lb, bool create, struct cni_error *err)
 void cni_socklb_close(struct cni_socklb *lb, bool detach_if_empty)
 {
 	if (detach_if_empty && lb->map4 >= 0 && lb->map6 >= 0) {
-		uint8_t next[sizeof(struct key6)];
+		/* from a key that is never there (netns cookies start at 1): the
+		 * first key, as a NULL key would give */
+		uint8_t none[sizeof(struct key6)] = { 0 }, next[sizeof(struct key6)];
 		union bpf_attr a;
 		memset(&a, 0, sizeof(a));
 		a.map_fd = (uint32_t)lb->map4;
+		a.key = (uint64_t)(uintptr_t)none;
 		a.next_key = (uint64_t)(uintptr_t)next;
 		bool empty4 = sys_bpf(BPF_MAP_GET_NEXT_KEY, &a) < 0 && errno == ENOENT;
 		a.map_fd = (uint32_t)lb->map6;
@@ -740,21 +744,25 @@ int cni_socklb_sweep(struct cni_socklb *lb, bool (*keep)(const struct socklb_por
 	for (int f = 0; f < 2; f++) {
 		int fd = f ? lb->map6 : lb->map4;
 		size_t ks = f ? sizeof(struct key6) : sizeof(struct key4);
-		uint8_t cur[sizeof(struct key6)], next[sizeof(struct key6)], val[sizeof(struct val6)];
-		bool first = true;
+		/* the doomed keys are deleted after the walk: a walk from a
+		 * deleted key would start over */
+		uint8_t *doomed = NULL;
+		size_t n_doomed = 0;
+		/* starts from a key that is never there (cookie 0): the first */
+		uint8_t cur[sizeof(struct key6)] = { 0 }, next[sizeof(struct key6)], val[sizeof(struct val6)];
 		for (;;) {
 			union bpf_attr a;
 			memset(&a, 0, sizeof(a));
 			a.map_fd = (uint32_t)fd;
-			a.key = first ? 0 : (uint64_t)(uintptr_t)cur;
+			a.key = (uint64_t)(uintptr_t)cur;
 			a.next_key = (uint64_t)(uintptr_t)next;
 			if (sys_bpf(BPF_MAP_GET_NEXT_KEY, &a) < 0) {
 				if (errno == ENOENT)
 					break;
+				free(doomed);
 				return cni_errorf_errno(err, CNI_ERR_INTERNAL, errno, "socket-level port publishing: walk");
 			}
 			memcpy(cur, next, ks);
-			first = false;
 			if (elem(BPF_MAP_LOOKUP_ELEM, fd, cur, val, 0) < 0)
 				continue;
 			struct socklb_port p;
@@ -763,7 +771,7 @@ int cni_socklb_sweep(struct cni_socklb *lb, bool (*keep)(const struct socklb_por
 			if (f) {
 				const struct key6 *k = (const void *)cur;
 				const struct val6 *v = (const void *)val;
-				if (k->netns != lb->netns)
+				if (lb->netns && k->netns != lb->netns)
 					continue;
 				memcpy(p.host_ip, k->addr, 16);
 				p.host_port = ntohs(k->port);
@@ -773,7 +781,7 @@ int cni_socklb_sweep(struct cni_socklb *lb, bool (*keep)(const struct socklb_por
 			} else {
 				const struct key4 *k = (const void *)cur;
 				const struct val4 *v = (const void *)val;
-				if (k->netns != lb->netns)
+				if (lb->netns && k->netns != lb->netns)
 					continue;
 				memcpy(p.host_ip, &k->addr, 4);
 				p.host_port = ntohs(k->port);
@@ -781,9 +789,20 @@ int cni_socklb_sweep(struct cni_socklb *lb, bool (*keep)(const struct socklb_por
 				p.dst_port = ntohs(v->port);
 				p.flags = v->flags;
 			}
-			if (!keep(&p, arg) && elem(BPF_MAP_DELETE_ELEM, fd, cur, NULL, 0) == 0)
-				gone++; /* the walk goes on from a deleted key: the hash restarts at its bucket */
+			if (keep(&p, arg))
+				continue;
+			uint8_t *d = realloc(doomed, (n_doomed + 1) * ks);
+			if (!d) {
+				free(doomed);
+				return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
+			}
+			doomed = d;
+			memcpy(doomed + n_doomed++ * ks, cur, ks);
 		}
+		for (size_t i = 0; i < n_doomed; i++)
+			if (elem(BPF_MAP_DELETE_ELEM, fd, doomed + i * ks, NULL, 0) == 0)
+				gone++;
+		free(doomed);
 	}
 	return gone;
 }

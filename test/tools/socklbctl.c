@@ -4,6 +4,11 @@
  *   socklbctl list      entries of the caller's netns, one per line:
  *                       "HOST:PORT -> IP:PORT flags N" (HOST * for any)
  *   socklbctl attached  exit 0 when the programs are on the cgroup2 root
+ *   socklbctl clear     drop the entries of the caller's netns (a bench or
+ *                       test host netns about to be deleted without DELs),
+ *                       detach the programs when none is left
+ *   socklbctl clear-all drop every entry of every netns and detach (a
+ *                       test machine's reset; never on a node in use)
  * Never attaches anything itself. */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -25,10 +30,22 @@ static bool show(const struct socklb_port *p, void *arg)
 	return true;
 }
 
+static bool drop(const struct socklb_port *p, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 2 || (strcmp(argv[1], "list") && strcmp(argv[1], "attached"))) {
-		fprintf(stderr, "usage: socklbctl list|attached\n");
+	static const char *const cmds[] = { "list", "attached", "clear", "clear-all" };
+	int cmd = -1;
+	for (int i = 0; argc == 2 && i < 4; i++)
+		if (!strcmp(argv[1], cmds[i]))
+			cmd = i;
+	if (cmd < 0) {
+		fprintf(stderr, "usage: socklbctl list|attached|clear|clear-all\n");
 		return 2;
 	}
 	struct cni_error e = { 0 };
@@ -39,14 +56,16 @@ int main(int argc, char **argv)
 		cni_socklb_close(&lb, false);
 		return 2;
 	}
-	if (!strcmp(argv[1], "attached")) {
+	if (cmd == 1) {
 		cni_socklb_close(&lb, false);
 		return r == 1 ? 0 : 1;
 	}
-	if (r == 1 && cni_socklb_sweep(&lb, show, NULL, &e) < 0) {
+	if (cmd == 3)
+		lb.netns = 0; /* the sweep's netns filter: every netns */
+	if (r == 1 && cni_socklb_sweep(&lb, cmd == 0 ? show : drop, NULL, &e) < 0) {
 		printf("%u: %s\n", e.code, e.msg);
 		r = -1;
 	}
-	cni_socklb_close(&lb, false);
+	cni_socklb_close(&lb, cmd >= 2);
 	return r < 0 ? 1 : 0;
 }
