@@ -23,9 +23,11 @@
  * netns, cgroup2 or BPF missing) takes the nft DNAT path unchanged.
  * getpeername() reports the published address, from a per-socket record.
  *
- * The programs and their maps are found again through the cgroup (query by
- * program name), no bpffs needed; they are attached by the first mapping
- * and detached when the last one goes. Library code: errors only. */
+ * The programs and their maps are found again by the ids their loader
+ * wrote to /run/cni-c/socklb.ids (checked by name), else through the
+ * cgroup (query by program name); no bpffs needed. They are attached by
+ * the first mapping and detached when the last one goes, all under the
+ * flock of /run/cni-c/socklb.lock. Library code: errors only. */
 #ifndef CNI_SOCKLB_H
 #define CNI_SOCKLB_H
 
@@ -37,7 +39,8 @@
 #define SOCKLB_LOOPBACK 1 /* value flag: 127.0.0.0/8 and 0.0.0.0 are rewritten too */
 
 struct cni_socklb {
-	int cgfd;         /* root of the cgroup2 hierarchy, flock'ed while open */
+	int lockfd;       /* /run/cni-c/socklb.lock, flock'ed while open */
+	int cgfd;         /* root of the cgroup2 hierarchy, when it was needed */
 	int map4, map6;   /* published ports; -1 when not attached */
 	int prog[4];      /* connect4, connect6, getpeername4, getpeername6 */
 	uint64_t netns;   /* cookie of the caller's netns */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/magic.h>
 #include <linux/mount.h>
 #include <netinet/in.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -142,6 +145,30 @@ static void resolve(struct prog *p)
 		p->v[p->fix[i].at].off = (int16_t)(p->lab[p->fix[i].lab] - p->fix[i].at - 1);
 }
 
+/* r0 = lookup(map, fp + keyoff) */
+static void lookup(struct prog *p, int map, int16_t keyoff)
+{
+	LDMAP(R1, map);
+	MOVR(R2, FP);
+	ADDI(R2, keyoff);
+	CALL(BPF_FUNC_map_lookup_elem);
+}
+
+/* rev[socket cookie at fp + keyoff] = fp + valoff (r6: ctx) */
+static void rev_update(struct prog *p, int rev, int16_t keyoff, int16_t valoff)
+{
+	MOVR(R1, R6);
+	CALL(BPF_FUNC_get_socket_cookie);
+	STX(DW, FP, keyoff, R0);
+	LDMAP(R1, rev);
+	MOVR(R2, FP);
+	ADDI(R2, keyoff);
+	MOVR(R3, FP);
+	ADDI(R3, valoff);
+	MOVI(R4, BPF_ANY);
+	CALL(BPF_FUNC_map_update_elem);
+}
+
 enum { L_ALLOW, L_FOUND, L_LOOP, L_BIND, L_REWRITE, L_OUT };
 
 /* connect4. Stack: key4 at -16, sockaddr_in at -32, rev key at -40, rev
@@ -159,16 +186,10 @@ static void prog_connect4(struct prog *p, int map4, int rev)
 	LDX(W, R8, R6, CTX(user_port));
 	STX(W, FP, -4, R8); /* port (16 bits, network order) and zeroes */
 	STI(B, FP, -2, IPPROTO_TCP);
-	LDMAP(R1, map4);
-	MOVR(R2, FP);
-	ADDI(R2, -16);
-	CALL(BPF_FUNC_map_lookup_elem);
+	lookup(p, map4, -16);
 	jmp(p, BPF_JNE, R0, 0, L_FOUND);
 	STI(W, FP, -8, 0); /* any host address */
-	LDMAP(R1, map4);
-	MOVR(R2, FP);
-	ADDI(R2, -16);
-	CALL(BPF_FUNC_map_lookup_elem);
+	lookup(p, map4, -16);
 	jmp(p, BPF_JEQ, R0, 0, L_ALLOW);
 	LABEL(L_FOUND);
 	MOVR(R9, R0);
@@ -208,16 +229,7 @@ static void prog_connect4(struct prog *p, int map4, int rev)
 	STI(W, FP, -60, 0);
 	STI(DW, FP, -56, 0);
 	STX(W, FP, -48, R8);
-	MOVR(R1, R6);
-	CALL(BPF_FUNC_get_socket_cookie);
-	STX(DW, FP, -40, R0);
-	LDMAP(R1, rev);
-	MOVR(R2, FP);
-	ADDI(R2, -40);
-	MOVR(R3, FP);
-	ADDI(R3, -80);
-	MOVI(R4, BPF_ANY);
-	CALL(BPF_FUNC_map_update_elem);
+	rev_update(p, rev, -40, -80);
 	LABEL(L_ALLOW);
 	MOVI(R0, 1);
 	EXIT();
@@ -251,17 +263,11 @@ static void prog_connect6(struct prog *p, int map6, int rev)
 	STX(W, FP, -8, R8);
 	STI(B, FP, -6, IPPROTO_TCP);
 	STI(W, FP, -4, 0);
-	LDMAP(R1, map6);
-	MOVR(R2, FP);
-	ADDI(R2, -32);
-	CALL(BPF_FUNC_map_lookup_elem);
+	lookup(p, map6, -32);
 	jmp(p, BPF_JNE, R0, 0, L_BIND);
 	STI(DW, FP, -24, 0);
 	STI(DW, FP, -16, 0);
-	LDMAP(R1, map6);
-	MOVR(R2, FP);
-	ADDI(R2, -32);
-	CALL(BPF_FUNC_map_lookup_elem);
+	lookup(p, map6, -32);
 	jmp(p, BPF_JEQ, R0, 0, L_ALLOW);
 	LABEL(L_BIND);
 	MOVR(R9, R0);
@@ -291,16 +297,7 @@ static void prog_connect6(struct prog *p, int map6, int rev)
 	STX(W, R6, CTX(user_port), R1);
 	STX(W, FP, -92, R1);
 	STX(W, FP, -96, R8);
-	MOVR(R1, R6);
-	CALL(BPF_FUNC_get_socket_cookie);
-	STX(DW, FP, -88, R0);
-	LDMAP(R1, rev);
-	MOVR(R2, FP);
-	ADDI(R2, -88);
-	MOVR(R3, FP);
-	ADDI(R3, -128);
-	MOVI(R4, BPF_ANY);
-	CALL(BPF_FUNC_map_update_elem);
+	rev_update(p, rev, -88, -128);
 	LABEL(L_ALLOW);
 	MOVI(R0, 1);
 	EXIT();
@@ -460,12 +457,31 @@ static int prog_map(int progfd, const char *name)
 	return -1;
 }
 
-/* The root of the cgroup2 hierarchy (of the caller's cgroup namespace)
- * from a private, never attached instance: callers run under `ip netns
- * exec` (which remounts /sys without cgroups) or on hosts where only v1
- * is mounted; the v2 hierarchy exists all the same, every process in it. */
+static int open_cgroup2(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct statfs st;
+	if (fd >= 0 && (fstatfs(fd, &st) < 0 || st.f_type != CGROUP2_SUPER_MAGIC)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* The root of the cgroup2 hierarchy: where it is mounted (hybrid hosts:
+ * .../unified), else through init's view (callers under `ip netns exec`
+ * see a /sys without cgroups), else from a private, never attached
+ * instance (no cgroup2 mounted anywhere; the hierarchy exists all the same,
+ * every process in it), which costs ~13 ms here (cgroup2 get_tree). */
 static int cgroup2_root(void)
 {
+	static const char *const paths[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup",
+					     "/proc/1/root/sys/fs/cgroup/unified", "/proc/1/root/sys/fs/cgroup" };
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		int fd = open_cgroup2(paths[i]);
+		if (fd >= 0)
+			return fd;
+	}
 	int mnt = -1;
 #if defined(SYS_fsopen) && defined(SYS_fsconfig) && defined(SYS_fsmount)
 	int fs = (int)syscall(SYS_fsopen, "cgroup2", FSOPEN_CLOEXEC);
@@ -480,10 +496,6 @@ static int cgroup2_root(void)
 		mnt = d;
 	}
 #endif
-	if (mnt < 0)
-		mnt = open("/sys/fs/cgroup/unified", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mnt < 0)
-		mnt = open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return mnt < 0 ? -1 : mnt;
 }
 
@@ -581,9 +593,100 @@ static int install(struct cni_socklb *lb, struct cni_error *err)
 	return 1;
 }
 
+/* The lock and the object ids live in /run (tmpfs: gone with a reboot, as
+ * the programs are), so that a caller finds the maps without the cgroup:
+ * under `ip netns exec` reaching the cgroup2 root costs a private mount. */
+#define RUN_DIR "/run/cni-c"
+#define LOCK_PATH RUN_DIR "/socklb.lock"
+#define IDS_PATH RUN_DIR "/socklb.ids"
+
+static uint32_t obj_id(int fd)
+{
+	struct bpf_prog_info info; /* id is the first field of map and prog info alike */
+	memset(&info, 0, sizeof(info));
+	return obj_info(fd, &info, sizeof(uint32_t) * 2) == 0 ? info.id : 0;
+}
+
+static int fd_by_id(bool map, uint32_t id, const char *name)
+{
+	union bpf_attr g;
+	memset(&g, 0, sizeof(g));
+	if (map)
+		g.map_id = id;
+	else
+		g.prog_id = id;
+	int fd = (int)sys_bpf(map ? BPF_MAP_GET_FD_BY_ID : BPF_PROG_GET_FD_BY_ID, &g);
+	if (fd < 0)
+		return -1;
+	char got[BPF_OBJ_NAME_LEN] = "";
+	if (map) {
+		struct bpf_map_info mi;
+		memset(&mi, 0, sizeof(mi));
+		if (obj_info(fd, &mi, sizeof(mi)) == 0)
+			memcpy(got, mi.name, sizeof(got));
+	} else {
+		struct bpf_prog_info pi;
+		memset(&pi, 0, sizeof(pi));
+		if (obj_info(fd, &pi, sizeof(pi)) == 0)
+			memcpy(got, pi.name, sizeof(got));
+	}
+	if (strncmp(got, name, sizeof(got))) { /* an id used again by another object */
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* programs and maps from the ids file; 1 when all are there */
+static int load_ids(struct cni_socklb *lb)
+{
+	FILE *f = fopen(IDS_PATH, "re");
+	if (!f)
+		return 0;
+	unsigned v[6];
+	int n = fscanf(f, "%u %u %u %u %u %u", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]);
+	fclose(f);
+	if (n != 6)
+		return 0;
+	for (int i = 0; i < 4; i++)
+		if ((lb->prog[i] = fd_by_id(false, v[i], prog_names[i])) < 0)
+			return 0;
+	lb->map4 = fd_by_id(true, v[4], MAP4_NAME);
+	lb->map6 = fd_by_id(true, v[5], MAP6_NAME);
+	return lb->map4 >= 0 && lb->map6 >= 0;
+}
+
+static void save_ids(const struct cni_socklb *lb)
+{
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), "%s.%d", IDS_PATH, (int)getpid());
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f, "%u %u %u %u %u %u\n", obj_id(lb->prog[0]), obj_id(lb->prog[1]), obj_id(lb->prog[2]),
+		obj_id(lb->prog[3]), obj_id(lb->map4), obj_id(lb->map6));
+	if (fclose(f) != 0 || rename(tmp, IDS_PATH) < 0)
+		unlink(tmp);
+}
+
+static int lock_fd(void)
+{
+	(void)mkdir(RUN_DIR, 0755);
+	int fd = open(LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
 int cni_socklb_open(struct cni_socklb *lb, bool create, struct cni_error *err)
 {
-	lb->cgfd = lb->map4 = lb->map6 = -1;
+	lb->cgfd = lb->lockfd = lb->map4 = lb->map6 = -1;
 	for (int i = 0; i < 4; i++)
 		lb->prog[i] = -1;
 	lb->netns = cni_netns_cookie();
@@ -591,13 +694,17 @@ int cni_socklb_open(struct cni_socklb *lb, bool create, struct cni_error *err)
 		cni_errorf(err, CNI_ERR_KERNEL_FEATURE, "socket-level port publishing: no netns cookie");
 		return 0;
 	}
+	lb->lockfd = lock_fd();
+	if (lb->lockfd >= 0 && load_ids(lb))
+		return 1;
+	close_all(lb);
 	lb->cgfd = cgroup2_root();
 	if (lb->cgfd < 0) {
-		cni_errorf(err, CNI_ERR_KERNEL_FEATURE, "socket-level port publishing: no cgroup2 hierarchy mounted");
+		cni_errorf(err, CNI_ERR_KERNEL_FEATURE, "socket-level port publishing: no cgroup2 hierarchy");
 		return 0;
 	}
-	/* node-wide: the cgroup directory is the one thing every caller shares */
-	while (flock(lb->cgfd, LOCK_EX) < 0)
+	/* no /run: the cgroup directory is the other thing every caller shares */
+	while (lb->lockfd < 0 && flock(lb->cgfd, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return cni_errorf_errno(err, CNI_ERR_IO, errno, "cannot lock the cgroup2 root");
 	for (int i = 0; i < 4; i++)
@@ -605,8 +712,10 @@ int cni_socklb_open(struct cni_socklb *lb, bool create, struct cni_error *err)
 	if (lb->prog[0] >= 0 && lb->prog[1] >= 0 && lb->prog[2] >= 0 && lb->prog[3] >= 0) {
 		lb->map4 = prog_map(lb->prog[0], MAP4_NAME);
 		lb->map6 = prog_map(lb->prog[1], MAP6_NAME);
-		if (lb->map4 >= 0 && lb->map6 >= 0)
+		if (lb->map4 >= 0 && lb->map6 >= 0) {
+			save_ids(lb);
 			return 1;
+		}
 	}
 	/* partial (a crash between attaches) or absent */
 	detach_all(lb);
@@ -615,7 +724,10 @@ int cni_socklb_open(struct cni_socklb *lb, bool create, struct cni_error *err)
 		cni_errorf(err, CNI_ERR_NOT_FOUND, "socket-level port publishing is not attached");
 		return 0;
 	}
-	return install(lb, err);
+	int r = install(lb, err);
+	if (r == 1)
+		save_ids(lb);
+	return r;
 }
 
 void cni_socklb_close(struct cni_socklb *lb, bool detach_if_empty)
@@ -632,13 +744,21 @@ void cni_socklb_close(struct cni_socklb *lb, bool detach_if_empty)
 		bool empty4 = sys_bpf(BPF_MAP_GET_NEXT_KEY, &a) < 0 && errno == ENOENT;
 		a.map_fd = (uint32_t)lb->map6;
 		bool empty6 = sys_bpf(BPF_MAP_GET_NEXT_KEY, &a) < 0 && errno == ENOENT;
-		if (empty4 && empty6)
-			detach_all(lb);
+		if (empty4 && empty6) {
+			if (lb->cgfd < 0)
+				lb->cgfd = cgroup2_root();
+			if (lb->cgfd >= 0) {
+				detach_all(lb);
+				unlink(IDS_PATH);
+			}
+		}
 	}
 	close_all(lb);
 	if (lb->cgfd >= 0)
-		close(lb->cgfd); /* drops the lock */
-	lb->cgfd = -1;
+		close(lb->cgfd); /* drops the lock when it was there */
+	if (lb->lockfd >= 0)
+		close(lb->lockfd);
+	lb->cgfd = lb->lockfd = -1;
 }
 
 /* ---- entries ------------------------------------------------------------ */

@@ -48,4 +48,14 @@ cni() {
 json_get() { printf '%s' "$1" | jq -r "$2"; }
 
 # skip_unless_kernel FEATURE CMD...: skip with the reason when CMD fails
+# tool NAME: build the test driver test/tools/NAME.c against the build's
+# libcnic.a (the sanitizer build's under SANITIZE=1) as $BATS_FILE_TMPDIR/NAME
+tool() {
+	local variant=rel san=
+	if [ "${SANITIZE:-}" = 1 ]; then variant=san; san="-fsanitize=address,undefined"; fi
+	cc -std=gnu11 -D_GNU_SOURCE -O1 -g $san -I"$REPO/include" $(pkg-config --cflags jansson libnl-3.0 libmnl libnftnl) \
+		-o "$BATS_FILE_TMPDIR/$1" "$REPO/test/tools/$1.c" "$REPO/build/$variant/libcnic.a" \
+		$(pkg-config --libs jansson libnl-3.0 libnl-route-3.0 libmnl libnftnl)
+}
+
 require_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }

@@ -5,12 +5,8 @@
 load helpers
 
 setup_file() {
-	local variant=rel san=
-	if [ "${SANITIZE:-}" = 1 ]; then variant=san; san="-fsanitize=address,undefined"; fi
 	export MASQCTL="$BATS_FILE_TMPDIR/masqctl"
-	cc -std=gnu11 -D_GNU_SOURCE -O1 -g $san -I"$REPO/include" $(pkg-config --cflags jansson libnl-3.0 libmnl libnftnl) \
-		-o "$MASQCTL" "$REPO/test/tools/masqctl.c" "$REPO/build/$variant/libcnic.a" \
-		$(pkg-config --libs jansson libnl-3.0 libnl-route-3.0 libmnl libnftnl)
+	tool masqctl
 }
 
 setup() {

@@ -6,12 +6,8 @@ load helpers
 REF=${REF_CNI:-/usr/lib/cni}
 
 setup_file() {
-	local variant=rel san=
-	if [ "${SANITIZE:-}" = 1 ]; then variant=san; san="-fsanitize=address,undefined"; fi
 	export SOCKLBCTL="$BATS_FILE_TMPDIR/socklbctl"
-	cc -std=gnu11 -D_GNU_SOURCE -O1 -g $san -I"$REPO/include" $(pkg-config --cflags jansson libnl-3.0 libmnl libnftnl) \
-		-o "$SOCKLBCTL" "$REPO/test/tools/socklbctl.c" "$REPO/build/$variant/libcnic.a" \
-		$(pkg-config --libs jansson libnl-3.0 libnl-route-3.0 libmnl libnftnl)
+	tool socklbctl
 }
 
 setup() {
