@@ -76,6 +76,10 @@ int cni_socklb_sweep(struct cni_socklb *lb, bool (*keep)(const struct socklb_por
  * netns has an entry left. */
 void cni_socklb_close(struct cni_socklb *lb, bool detach_if_empty);
 
+/* How many of our programs are attached to the cgroup2 root, per attach
+ * type (connect4, connect6, getpeername4, getpeername6): tests. */
+int cni_socklb_count(int counts[4], struct cni_error *err);
+
 /* The calling thread's netns cookie (SO_NETNS_COOKIE), 0 when unknown. */
 uint64_t cni_netns_cookie(void);
 

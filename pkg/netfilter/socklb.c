@@ -761,6 +761,34 @@ void cni_socklb_close(struct cni_socklb *lb, bool detach_if_empty)
 	lb->cgfd = lb->lockfd = -1;
 }
 
+int cni_socklb_count(int counts[4], struct cni_error *err)
+{
+	int cg = cgroup2_root();
+	if (cg < 0)
+		return cni_errorf(err, CNI_ERR_KERNEL_FEATURE, "socket-level port publishing: no cgroup2 hierarchy");
+	for (int i = 0; i < 4; i++) {
+		uint32_t ids[64];
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.query.target_fd = (uint32_t)cg;
+		a.query.attach_type = prog_types[i];
+		a.query.prog_ids = (uint64_t)(uintptr_t)ids;
+		a.query.prog_cnt = 64;
+		counts[i] = 0;
+		if (sys_bpf(BPF_PROG_QUERY, &a) < 0)
+			continue;
+		for (uint32_t k = 0; k < a.query.prog_cnt && k < 64; k++) {
+			int fd = fd_by_id(false, ids[k], prog_names[i]);
+			if (fd >= 0) {
+				counts[i]++;
+				close(fd);
+			}
+		}
+	}
+	close(cg);
+	return 0;
+}
+
 /* ---- entries ------------------------------------------------------------ */
 
 static void make_key(const struct cni_socklb *lb, const struct socklb_port *p, void *key, size_t *klen)

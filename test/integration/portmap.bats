@@ -210,6 +210,34 @@ lb_mine() { "$SOCKLBCTL" list | grep -F -- "$1" || true; }
 	[ -z "$(lb_mine ":$((HP+3)) ")" ]
 }
 
+@test "portmap: 12 concurrent ADDs race to install the connect() programs: one set attached, every entry there; the last DEL detaches" {
+	"$SOCKLBCTL" attached && skip "the connect() programs are attached by another user of this node: the first install cannot be raced here"
+	local i pids=()
+	for i in $(seq 12); do container c$i; done
+	for i in $(seq 12); do
+		local r=RES_c$i
+		pm ADD c$i "$(pmconf "${!r}" '[{"hostPort":'$((HP+i))',"containerPort":80}]')" >/dev/null &
+		pids+=($!)
+		on_cleanup "pm DEL c$i '$(pmconf "${!r}" '[]')'"
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	[ "$("$SOCKLBCTL" count)" = "1 1 1 1" ]
+	for i in $(seq 12); do
+		[ "$(lb_mine ":$((HP+i)) ")" = "*:$((HP+i)) -> $SUB.$((i+1)):80 flags 1" ]
+	done
+	pids=()
+	for i in $(seq 12); do
+		local r=RES_c$i
+		pm DEL c$i "$(pmconf "${!r}" '[]')" >/dev/null &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	[ -z "$("$SOCKLBCTL" list)" ]
+	[ "$("$SOCKLBCTL" count)" = "0 0 0 0" ]
+	run "$SOCKLBCTL" attached
+	[ "$status" -eq 1 ]
+}
+
 @test "portmap: UDP mapping, and DEL removes it; DEL twice succeeds" {
 	container a
 	serve a udp 53

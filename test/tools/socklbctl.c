@@ -4,6 +4,7 @@
  *   socklbctl list      entries of the caller's netns, one per line:
  *                       "HOST:PORT -> IP:PORT flags N" (HOST * for any)
  *   socklbctl attached  exit 0 when the programs are on the cgroup2 root
+ *   socklbctl count     how many of ours are attached per hook: "C4 C6 GP4 GP6"
  *   socklbctl clear     drop the entries of the caller's netns (a bench or
  *                       test host netns about to be deleted without DELs),
  *                       detach the programs when none is left
@@ -39,16 +40,25 @@ static bool drop(const struct socklb_port *p, void *arg)
 
 int main(int argc, char **argv)
 {
-	static const char *const cmds[] = { "list", "attached", "clear", "clear-all" };
+	static const char *const cmds[] = { "list", "attached", "clear", "clear-all", "count" };
 	int cmd = -1;
-	for (int i = 0; argc == 2 && i < 4; i++)
+	for (int i = 0; argc == 2 && i < 5; i++)
 		if (!strcmp(argv[1], cmds[i]))
 			cmd = i;
 	if (cmd < 0) {
-		fprintf(stderr, "usage: socklbctl list|attached|clear|clear-all\n");
+		fprintf(stderr, "usage: socklbctl list|attached|clear|clear-all|count\n");
 		return 2;
 	}
 	struct cni_error e = { 0 };
+	if (cmd == 4) {
+		int c[4];
+		if (cni_socklb_count(c, &e) < 0) {
+			printf("%u: %s\n", e.code, e.msg);
+			return 1;
+		}
+		printf("%d %d %d %d\n", c[0], c[1], c[2], c[3]);
+		return 0;
+	}
 	struct cni_socklb lb;
 	int r = cni_socklb_open(&lb, false, &e);
 	if (r < 0) {
