@@ -331,3 +331,39 @@ ip_files() { ls "$DATA/mv$TID" 2>/dev/null | grep -c '^[0-9]' || true; }
 	[ "$(ip -n mva$TID -o link | grep -vc ': lo:')" = 1 ]
 	[ "$(ip_files)" = 0 ]
 }
+
+@test "macvlan: an IPAM plugin that is this very binary runs in a forked child without exec; another file (a copy) is exec'd; same results and errors" {
+	local d=$TMP/path-copy
+	mkdir -p "$d"
+	cp "$BIN/host-local" "$d/host-local" # another inode: exec'd as any other binary
+	ln -s "$BIN/macvlan" "$d/macvlan"
+	local C bad
+	C=$(conf bridge)
+	bad=$(conf bridge | jq -c '.ipam.subnet = "10.1.2.3/40"')
+	# CNI_PATH's host-local is our multicall binary: no execve of it
+	CNI_PATH=$BIN strace -f -qq -e trace=execve -o "$TMP/fork.trace" \
+		bash -c 'printf "%s" "$1" | CNI_COMMAND=ADD CNI_CONTAINERID=a-$2 CNI_NETNS=$3 CNI_IFNAME=eth0 $4/macvlan' _ "$C" "$TID" "$NSA" "$BIN" > "$TMP/fork.out"
+	[ "$(jq -r '.ips[0].address' "$TMP/fork.out")" = "$PFX.2/24" ]
+	! grep -q 'execve(".*host-local"' "$TMP/fork.trace"
+	# a copy: exec'd
+	CNI_PATH=$d strace -f -qq -e trace=execve -o "$TMP/exec.trace" \
+		bash -c 'printf "%s" "$1" | CNI_COMMAND=ADD CNI_CONTAINERID=b-$2 CNI_NETNS=$3 CNI_IFNAME=eth0 $4/macvlan' _ "$C" "$TID" "$NSB" "$d" > "$TMP/exec.out"
+	[ "$(jq -r '.ips[0].address' "$TMP/exec.out")" = "$PFX.3/24" ]
+	grep -q "execve(\"$d/host-local\"" "$TMP/exec.trace"
+	ip netns exec mva$TID ping -c1 -W2 $PFX.3
+	# the delegate's error object comes back unchanged either way
+	local p e1 e2
+	for p in "$BIN" "$d"; do
+		run env CNI_PATH=$p bash -c 'printf "%s" "$1" | CNI_COMMAND=ADD CNI_CONTAINERID=c-$2 CNI_NETNS=$3 CNI_IFNAME=eth1 $4/macvlan' _ "$bad" "$TID" "$NSB" "$p"
+		[ "$status" -eq 1 ]
+		[ "$p" = "$BIN" ] && e1=$output || e2=$output
+	done
+	echo "$e1"
+	[[ "$(json_get "$e1" .msg)" == *"10.1.2.3/40"* ]]
+	[ "$e1" = "$e2" ]
+	[ "$(ip -n mvb$TID -o link | grep -c eth1)" = 0 ] # rolled back
+	for c in a b; do
+		CNI_PATH=$BIN run cni macvlan DEL $([ $c = a ] && echo $NSA || echo $NSB) eth0 "$C" $c-$TID
+	done
+	[ "$(ip_files)" = 0 ]
+}

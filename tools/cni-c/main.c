@@ -33,6 +33,14 @@ static int (*lookup(const char *path))(int, char **)
 	return NULL;
 }
 
+/* for pkg/cni/exec.c (weak there): a delegate that is this executable
+ * runs without exec */
+int (*cni_multicall_main(const char *path))(int, char **);
+int (*cni_multicall_main(const char *path))(int, char **)
+{
+	return lookup(path);
+}
+
 int main(int argc, char **argv)
 {
 	int (*fn)(int, char **) = argc > 0 ? lookup(argv[0]) : NULL;
