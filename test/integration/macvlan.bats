@@ -341,6 +341,9 @@ ip_files() { ls "$DATA/mv$TID" 2>/dev/null | grep -c '^[0-9]' || true; }
 	C=$(conf bridge)
 	bad=$(conf bridge | jq -c '.ipam.subnet = "10.1.2.3/40"')
 	# CNI_PATH's host-local is our multicall binary: no execve of it
+	# (LeakSanitizer cannot run under ptrace: off for the traced runs)
+	local asan=${ASAN_OPTIONS-}
+	export ASAN_OPTIONS=${asan:+$asan:}detect_leaks=0
 	CNI_PATH=$BIN strace -f -qq -e trace=execve -o "$TMP/fork.trace" \
 		bash -c 'printf "%s" "$1" | CNI_COMMAND=ADD CNI_CONTAINERID=a-$2 CNI_NETNS=$3 CNI_IFNAME=eth0 $4/macvlan' _ "$C" "$TID" "$NSA" "$BIN" > "$TMP/fork.out"
 	[ "$(jq -r '.ips[0].address' "$TMP/fork.out")" = "$PFX.2/24" ]
@@ -350,6 +353,7 @@ ip_files() { ls "$DATA/mv$TID" 2>/dev/null | grep -c '^[0-9]' || true; }
 		bash -c 'printf "%s" "$1" | CNI_COMMAND=ADD CNI_CONTAINERID=b-$2 CNI_NETNS=$3 CNI_IFNAME=eth0 $4/macvlan' _ "$C" "$TID" "$NSB" "$d" > "$TMP/exec.out"
 	[ "$(jq -r '.ips[0].address' "$TMP/exec.out")" = "$PFX.3/24" ]
 	grep -q "execve(\"$d/host-local\"" "$TMP/exec.trace"
+	export ASAN_OPTIONS=$asan
 	ip netns exec mva$TID ping -c1 -W2 $PFX.3
 	# the delegate's error object comes back unchanged either way
 	local p e1 e2
