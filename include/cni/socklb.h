@@ -24,7 +24,7 @@
  * getpeername() reports the published address, from a per-socket record.
  *
  * The programs and their maps are found again by the ids their loader
- * wrote to /run/cni-c/socklb.ids (checked by name), else through the
+ * wrote to /run/cni-c/socklb-v1.ids (checked by name), else through the
  * cgroup (query by program name); no bpffs needed. They are attached by
  * the first mapping and detached when the last one goes, all under the
  * flock of /run/cni-c/socklb.lock. Library code: errors only. */

@@ -598,7 +598,7 @@ static int install(struct cni_socklb *lb, struct cni_error *err)
  * under `ip netns exec` reaching the cgroup2 root costs a private mount. */
 #define RUN_DIR "/run/cni-c"
 #define LOCK_PATH RUN_DIR "/socklb.lock"
-#define IDS_PATH RUN_DIR "/socklb.ids"
+#define IDS_PATH RUN_DIR "/socklb-v1.ids" /* the layout version of the names above */
 
 static uint32_t obj_id(int fd)
 {
