@@ -160,6 +160,13 @@ lb_mine() { "$SOCKLBCTL" list | grep -F -- "$1" || true; }
 	[ "$status" -eq 0 ]
 	on_cleanup "pm DEL a '$(pmconf "$RES_a" '[]')'"
 	[ "$(lb_mine ":$HP ")" = "*:$HP -> $SUB.2:80 flags 1" ]
+	# the library's open (ids file), walk and close, under valgrind (plain builds)
+	if [ "${SANITIZE:-}" != 1 ] && command -v valgrind >/dev/null; then
+		run valgrind -q --error-exitcode=9 --leak-check=full "$SOCKLBCTL" list
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"*:$HP -> $SUB.2:80 flags 1"* ]]
+	fi
 	conntrack -D -p tcp --reply-src $SUB.2 >/dev/null 2>&1 || true
 	# the host's own address: the socket is bound to it, the container sees it
 	[ "$(peer $OUT.1 $HP -)" = "$OUT.1 $HP a $OUT.1" ]
