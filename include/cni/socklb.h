@@ -36,7 +36,8 @@
 
 #include "cni/common.h"
 
-#define SOCKLB_LOOPBACK 1 /* value flag: 127.0.0.0/8 and 0.0.0.0 are rewritten too */
+#define SOCKLB_LOOPBACK 1 /* value flag: 127.0.0.0/8 and 0.0.0.0 are rewritten too;
+			   * the other bits are the caller's (portmap: an owner hash) */
 
 struct cni_socklb {
 	int lockfd;       /* /run/cni-c/socklb.lock, flock'ed while open */

@@ -317,6 +317,27 @@ lb_mine() { "$SOCKLBCTL" list | grep -F -- "$1" || true; }
 	pm DEL a "$(pmconf "$RES_a" '[]')"
 	settle
 	[ "$(tcp $SUB.1:$HP)" = "b $SUB.1" ]
+	[ "$(lb_mine ":$HP ")" = "*:$HP -> $SUB.3:80 flags 1" ]
+}
+
+@test "portmap: lastWriterWins onto the same container address: the stale owner's late DEL keeps the new owner's connect() entry" {
+	container a
+	serve a tcp 80
+	local m='[{"hostPort":'$HP',"containerPort":80}]'
+	pm ADD a "$(pmconf "$RES_a" "$m")"
+	on_cleanup "pm DEL a '$(pmconf "$RES_a" '[]')'"
+	# attachment z: another container id that got the same address (a's was never DEL'd)
+	netns_new pcz$TID
+	run pm ADD z "$(pmconf "$RES_a" "$m" '{"conflictPolicy":"lastWriterWins"}')"
+	[ "$status" -eq 0 ]
+	on_cleanup "pm DEL z '$(pmconf "$RES_a" '[]')'"
+	pm DEL a "$(pmconf "$RES_a" '[]')"
+	[ "$(lb_mine ":$HP ")" = "*:$HP -> $SUB.2:80 flags 1" ]
+	conntrack -D -p tcp --reply-src $SUB.2 >/dev/null 2>&1 || true
+	[ "$(peer $SUB.1 $HP -)" = "$SUB.1 $HP a $SUB.1" ]
+	[ "$(ct_dst $SUB.2)" = "$SUB.2:80" ]
+	pm DEL z "$(pmconf "$RES_a" '[]')"
+	[ -z "$(lb_mine ":$HP ")" ]
 }
 
 @test "portmap: DEL without prevResult and runtimeConfig removes what was published" {

@@ -2,7 +2,8 @@
  * test/integration/portmap.bats against the build's libcnic.a).
  *
  *   socklbctl list      entries of the caller's netns, one per line:
- *                       "HOST:PORT -> IP:PORT flags N" (HOST * for any)
+ *                       "HOST:PORT -> IP:PORT flags N" (HOST * for any; N:
+ *                       the loopback flag, the owner bits left out)
  *   socklbctl attached  exit 0 when the programs are on the cgroup2 root
  *   socklbctl count     how many of ours are attached per hook: "C4 C6 GP4 GP6"
  *   socklbctl clear     drop the entries of the caller's netns (a bench or
@@ -27,7 +28,7 @@ static bool show(const struct socklb_port *p, void *arg)
 	inet_ntop(p->family, p->dst_ip, d, sizeof(d));
 	bool v6 = p->family == AF_INET6;
 	printf("%s%s%s:%u -> %s%s%s:%u flags %u\n", v6 ? "[" : "", h, v6 ? "]" : "", p->host_port, v6 ? "[" : "", d,
-	       v6 ? "]" : "", p->dst_port, p->flags);
+	       v6 ? "]" : "", p->dst_port, p->flags & SOCKLB_LOOPBACK);
 	return true;
 }
 

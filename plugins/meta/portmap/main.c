@@ -463,9 +463,16 @@ static bool nonlocal_bind(int family)
 
 /* The mappings the socket-level path takes, as recorded with the
  * attachment: TCP, no conditions (not evaluated at connect()), no masqAll
- * (its source NAT would be skipped). The rest stays with DNAT alone. */
-static json_t *lb_ports(const struct pm_conf *pc, const struct entry *ent, size_t n)
+ * (its source NAT would be skipped). The rest stays with DNAT alone. The
+ * value's spare flag bits carry a hash of the attachment's tag, so that a
+ * stale attachment's late DEL cannot withdraw the entry of a later owner
+ * that got the same container address and port (lastWriterWins). */
+static json_t *lb_ports(const struct pm_conf *pc, const struct entry *ent, size_t n, const char *tag)
 {
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *t = tag; *t; t++)
+		h = (h ^ (uint8_t)*t) * 16777619u;
+	int owner = (int)(h & 0xfffe & ~SOCKLB_LOOPBACK);
 	json_t *a = json_array();
 	if (!a || pc->masq_all)
 		return a;
@@ -485,7 +492,7 @@ static json_t *lb_ports(const struct pm_conf *pc, const struct entry *ent, size_
 		if (e->m->host_ip.family > 0)
 			cni_ip_fmt(&e->m->host_ip, hb);
 		/* localhost publishing is DNAT + masquerade, there with snat only */
-		int flags = pc->snat && e->family == AF_INET ? SOCKLB_LOOPBACK : 0;
+		int flags = (pc->snat && e->family == AF_INET ? SOCKLB_LOOPBACK : 0) | owner;
 		json_array_append_new(a, json_pack("{si ss si ss si si}", "family", e->family, "hostIP", hb, "hostPort",
 						   e->m->host_port, "ip", cni_ip_fmt(&dst, db), "port",
 						   e->m->container_port, "flags", flags));
@@ -729,7 +736,7 @@ static int do_add(struct cni_call *c, const struct pm_conf *pcp)
 
 	/* the record before the commit: a crash must not leave untracked elements */
 	_cleanup_free_ struct nft_owned *own = cni_xcalloc(n_ent + n_old, sizeof(*own));
-	_cleanup_json_ json_t *extra = json_pack("{s[]so}", "udp", "socklb", lb_ports(&pc, ent, n_ent));
+	_cleanup_json_ json_t *extra = json_pack("{s[]so}", "udp", "socklb", lb_ports(&pc, ent, n_ent, tag));
 	if (!own || !extra) 
 		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 	size_t n_own = 0;
