@@ -204,6 +204,11 @@ int cnl_route_list(struct nl_sock *sk, int oif, int family, unsigned table, stru
 
 /* ---- sysctls (of the calling thread's netns) -------------------------- */
 
+/* A new instance of pseudo filesystem fstype ("proc", "cgroup2"), mounted
+ * nowhere (fsopen/fsmount): its root as an O_PATH fd, or -1. Gone when
+ * the fd is closed; sees what the caller's namespaces show. */
+int cni_detached_mount(const char *fstype);
+
 /* key in path form relative to /proc/sys, e.g. "net/ipv4/ip_forward" or
  * "net/ipv6/conf/eth0/accept_dad" (interface names may contain dots). */
 int cni_sysctl_get(const char *key, char *buf, size_t len, struct cni_error *err);

@@ -203,6 +203,8 @@ int nft_gc_sets(struct cni_nft *nft, const char *const *sets, size_t nsets, cons
 
 /* An exclusive flock on <state dir>/<kind>.lock (created); fd or -1. */
 int nft_state_lock(const char *kind, struct cni_error *err);
+/* dir (created) / name, opened and flock'ed: the fd, or -1 with err. */
+int nft_lock_file(const char *dir, const char *name, struct cni_error *err);
 
 /* hex helpers for records */
 void nft_hex(char *out, const uint8_t *b, size_t n);

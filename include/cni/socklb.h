@@ -66,8 +66,6 @@ int cni_socklb_open(struct cni_socklb *lb, bool create, struct cni_error *err);
 int cni_socklb_put(struct cni_socklb *lb, const struct socklb_port *p, struct cni_error *err);
 /* Withdraw p if the entry still points at p's destination. */
 int cni_socklb_del(struct cni_socklb *lb, const struct socklb_port *p, struct cni_error *err);
-/* Does the entry for p exist and point at p's destination? 1/0/-1 */
-int cni_socklb_has(struct cni_socklb *lb, const struct socklb_port *p, struct cni_error *err);
 /* Calls keep() for every entry of this netns (of every netns when
  * lb->netns was set to 0: test tools) and deletes those it returns false
  * for. Returns the number deleted or -1. */

@@ -56,13 +56,13 @@ static int mkdir_p(char *path)
 	return 0;
 }
 
-int nft_state_lock(const char *kind, struct cni_error *err)
+int nft_lock_file(const char *dir, const char *name, struct cni_error *err)
 {
 	char path[4096];
-	snprintf(path, sizeof(path), "%s", state_dir());
+	snprintf(path, sizeof(path), "%s", dir);
 	if (mkdir_p(path) < 0)
 		return cni_errorf_errno(err, CNI_ERR_IO, errno, "cannot create %s", path);
-	snprintf(path, sizeof(path), "%s/%s.lock", state_dir(), kind);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return cni_errorf_errno(err, CNI_ERR_IO, errno, "cannot open %s", path);
@@ -74,6 +74,13 @@ int nft_state_lock(const char *kind, struct cni_error *err)
 		}
 	}
 	return fd;
+}
+
+int nft_state_lock(const char *kind, struct cni_error *err)
+{
+	char name[256];
+	snprintf(name, sizeof(name), "%s.lock", kind);
+	return nft_lock_file(state_dir(), name, err);
 }
 
 int nft_record_write(const char *path, const char *cid, const char *ifname, const struct nft_owned *el, size_t n,

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/magic.h>
-#include <linux/mount.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,11 +12,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cni/netlink.h"
+#include "cni/nft.h"
 #include "cni/socklb.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -169,7 +169,7 @@ static void rev_update(struct prog *p, int rev, int16_t keyoff, int16_t valoff)
 	CALL(BPF_FUNC_map_update_elem);
 }
 
-enum { L_ALLOW, L_FOUND, L_LOOP, L_BIND, L_REWRITE, L_OUT };
+enum { L_ALLOW, L_FOUND, L_ADDR_OK, L_LOOP, L_BIND, L_REWRITE, L_OUT };
 
 /* connect4. Stack: key4 at -16, sockaddr_in at -32, rev key at -40, rev
  * value at -80. r6 ctx, r7 destination address, r8 port, r9 entry. */
@@ -248,9 +248,9 @@ static void prog_connect6(struct prog *p, int map6, int rev)
 	ANDI(R1, 0xff);
 	jmp(p, BPF_JEQ, R1, 0xff, L_ALLOW);
 	LDX(W, R1, R6, (int16_t)(CTX(user_ip6) + 4));
-	jmp(p, BPF_JNE, R7, 0, L_FOUND); /* L_FOUND used as "address ok" here */
+	jmp(p, BPF_JNE, R7, 0, L_ADDR_OK);
 	jmp(p, BPF_JEQ, R1, 0, L_ALLOW);
-	LABEL(L_FOUND);
+	LABEL(L_ADDR_OK);
 	MOVR(R1, R6);
 	CALL(BPF_FUNC_get_netns_cookie);
 	STX(DW, FP, -32, R0);
@@ -482,20 +482,12 @@ static int cgroup2_root(void)
 		if (fd >= 0)
 			return fd;
 	}
-	int mnt = -1;
-#if defined(SYS_fsopen) && defined(SYS_fsconfig) && defined(SYS_fsmount)
-	int fs = (int)syscall(SYS_fsopen, "cgroup2", FSOPEN_CLOEXEC);
-	if (fs >= 0) {
-		if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
-			mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
-		close(fs);
-	}
+	int mnt = cni_detached_mount("cgroup2");
 	if (mnt >= 0) { /* a mount fd is O_PATH: no flock, no BPF attach on it */
 		int d = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		close(mnt);
 		mnt = d;
 	}
-#endif
 	return mnt < 0 ? -1 : mnt;
 }
 
@@ -597,7 +589,6 @@ static int install(struct cni_socklb *lb, struct cni_error *err)
  * the programs are), so that a caller finds the maps without the cgroup:
  * under `ip netns exec` reaching the cgroup2 root costs a private mount. */
 #define RUN_DIR "/run/cni-c"
-#define LOCK_PATH RUN_DIR "/socklb.lock"
 #define IDS_PATH RUN_DIR "/socklb-v1.ids" /* the layout version of the names above */
 
 static uint32_t obj_id(int fd)
@@ -669,21 +660,6 @@ static void save_ids(const struct cni_socklb *lb)
 		unlink(tmp);
 }
 
-static int lock_fd(void)
-{
-	(void)mkdir(RUN_DIR, 0755);
-	int fd = open(LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			close(fd);
-			return -1;
-		}
-	}
-	return fd;
-}
-
 int cni_socklb_open(struct cni_socklb *lb, bool create, struct cni_error *err)
 {
 	lb->cgfd = lb->lockfd = lb->map4 = lb->map6 = -1;
@@ -694,7 +670,8 @@ int cni_socklb_open(struct cni_socklb *lb, bool create, struct cni_error *err)
 		cni_errorf(err, CNI_ERR_KERNEL_FEATURE, "socket-level port publishing: no netns cookie");
 		return 0;
 	}
-	lb->lockfd = lock_fd();
+	struct cni_error ignore = { 0 }; /* no /run: the cgroup is locked instead */
+	lb->lockfd = nft_lock_file(RUN_DIR, "socklb.lock", &ignore);
 	if (lb->lockfd >= 0 && load_ids(lb))
 		return 1;
 	close_all(lb);
@@ -791,7 +768,7 @@ int cni_socklb_count(int counts[4], struct cni_error *err)
 
 /* ---- entries ------------------------------------------------------------ */
 
-static void make_key(const struct cni_socklb *lb, const struct socklb_port *p, void *key, size_t *klen)
+static void make_key(const struct cni_socklb *lb, const struct socklb_port *p, void *key)
 {
 	if (p->family == AF_INET) {
 		struct key4 *k = key;
@@ -800,7 +777,6 @@ static void make_key(const struct cni_socklb *lb, const struct socklb_port *p, v
 		memcpy(&k->addr, p->host_ip, 4);
 		k->port = htons(p->host_port);
 		k->proto = IPPROTO_TCP;
-		*klen = sizeof(*k);
 	} else {
 		struct key6 *k = key;
 		memset(k, 0, sizeof(*k));
@@ -808,7 +784,6 @@ static void make_key(const struct cni_socklb *lb, const struct socklb_port *p, v
 		memcpy(k->addr, p->host_ip, 16);
 		k->port = htons(p->host_port);
 		k->proto = IPPROTO_TCP;
-		*klen = sizeof(*k);
 	}
 }
 
@@ -848,8 +823,7 @@ static int elem(int cmd, int fd, const void *key, void *val, uint64_t flags)
 int cni_socklb_put(struct cni_socklb *lb, const struct socklb_port *p, struct cni_error *err)
 {
 	uint8_t key[sizeof(struct key6)], val[sizeof(struct val6)];
-	size_t kl;
-	make_key(lb, p, key, &kl);
+	make_key(lb, p, key);
 	make_val(p, val);
 	if (elem(BPF_MAP_UPDATE_ELEM, map_of(lb, p->family), key, val, BPF_ANY) < 0)
 		return cni_errorf_errno(err, CNI_ERR_INTERNAL, errno, "socket-level port publishing: cannot add port %u",
@@ -857,11 +831,11 @@ int cni_socklb_put(struct cni_socklb *lb, const struct socklb_port *p, struct cn
 	return 0;
 }
 
-int cni_socklb_has(struct cni_socklb *lb, const struct socklb_port *p, struct cni_error *err)
+/* Does the entry for p exist and point at p's destination (and owner)? */
+static int entry_is(struct cni_socklb *lb, const struct socklb_port *p, struct cni_error *err)
 {
 	uint8_t key[sizeof(struct key6)], want[sizeof(struct val6)], got[sizeof(struct val6)];
-	size_t kl;
-	make_key(lb, p, key, &kl);
+	make_key(lb, p, key);
 	make_val(p, want);
 	if (elem(BPF_MAP_LOOKUP_ELEM, map_of(lb, p->family), key, got, 0) < 0) {
 		if (errno == ENOENT)
@@ -873,12 +847,11 @@ int cni_socklb_has(struct cni_socklb *lb, const struct socklb_port *p, struct cn
 
 int cni_socklb_del(struct cni_socklb *lb, const struct socklb_port *p, struct cni_error *err)
 {
-	int r = cni_socklb_has(lb, p, err);
+	int r = entry_is(lb, p, err);
 	if (r <= 0)
 		return r;
 	uint8_t key[sizeof(struct key6)];
-	size_t kl;
-	make_key(lb, p, key, &kl);
+	make_key(lb, p, key);
 	if (elem(BPF_MAP_DELETE_ELEM, map_of(lb, p->family), key, NULL, 0) < 0 && errno != ENOENT)
 		return cni_errorf_errno(err, CNI_ERR_INTERNAL, errno, "socket-level port publishing: cannot remove port %u",
 					p->host_port);

@@ -68,23 +68,28 @@ static int net_dir(const char *top, size_t toplen)
 	return fd;
 }
 
+int cni_detached_mount(const char *fstype)
+{
+	int mnt = -1;
+#if defined(SYS_fsopen) && defined(SYS_fsconfig) && defined(SYS_fsmount)
+	int fs = (int)syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -1;
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+	close(fs);
+#else
+	(void)fstype;
+#endif
+	return mnt < 0 ? -1 : mnt;
+}
+
 /* the root of our own procfs instance, or -1 */
 static int private_proc(void)
 {
 	static int mnt = -2;
-	if (mnt != -2)
-		return mnt;
-	mnt = -1;
-#if defined(SYS_fsopen) && defined(SYS_fsconfig) && defined(SYS_fsmount)
-	int fs = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
-	if (fs < 0)
-		return mnt;
-	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
-		mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
-	close(fs);
-	if (mnt < 0)
-		mnt = -1;
-#endif
+	if (mnt == -2)
+		mnt = cni_detached_mount("proc");
 	return mnt;
 }
 
