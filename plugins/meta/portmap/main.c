@@ -324,6 +324,30 @@ static int queue_cond_network(struct nft_batch *b, const char *net, int family, 
 	return 0;
 }
 
+/* A published-port map element (maps pm4/pm6, or pm4h/pm6h with a host
+ * address): key [host ip .] proto . port, data ip . port, each field of a
+ * concatenation padded to 4 bytes. host NULL: any address. */
+static void pm_elem(struct nft_owned *o, int family, const uint8_t *host, uint8_t proto, int hport,
+		    const uint8_t *dst, int dport)
+{
+	size_t alen = family == AF_INET ? 4 : 16;
+	uint8_t *k = o->key;
+	memset(o->key, 0, sizeof(o->key));
+	memset(o->data, 0, sizeof(o->data));
+	if (host) {
+		memcpy(k, host, alen);
+		k += alen;
+	}
+	k[0] = proto;
+	k[4] = (uint8_t)(hport >> 8);
+	k[5] = (uint8_t)hport;
+	o->keylen = (uint32_t)(k + 8 - o->key);
+	memcpy(o->data, dst, alen);
+	o->data[alen] = (uint8_t)(dport >> 8);
+	o->data[alen + 1] = (uint8_t)dport;
+	o->datalen = (uint32_t)alen + 4;
+}
+
 /* The elements an attachment owns for this config. */
 static int build_entries(const struct cni_call *c, const struct pm_conf *pc, const struct cni_cidr *ip4,
 			 const struct cni_cidr *ip6, struct entry **out, size_t *n)
@@ -349,19 +373,8 @@ static int build_entries(const struct cni_call *c, const struct pm_conf *pc, con
 			e->is_map = true;
 			e->m = m;
 			map_names(c->net_name, pc->n_cond[f] > 0, fam, hostip, e->o.set);
-			uint8_t *k = e->o.key;
-			if (hostip) {
-				memcpy(k, m->host_ip.b, (size_t)alen);
-				k += alen;
-			}
-			k[0] = m->proto;
-			k[4] = (uint8_t)(m->host_port >> 8);
-			k[5] = (uint8_t)m->host_port;
-			e->o.keylen = (uint32_t)(k + 8 - e->o.key);
-			memcpy(e->o.data, ip->ip.b, (size_t)alen);
-			e->o.data[alen] = (uint8_t)(m->container_port >> 8);
-			e->o.data[alen + 1] = (uint8_t)m->container_port;
-			e->o.datalen = (uint32_t)alen + 4;
+			pm_elem(&e->o, fam, hostip ? m->host_ip.b : NULL, m->proto, m->host_port, ip->ip.b,
+				m->container_port);
 		}
 		if (pc->snat) {
 			struct entry *e = &(*out)[(*n)++];
@@ -559,29 +572,19 @@ static void lb_apply(json_t *want, json_t *old)
 static bool lb_keep(const struct socklb_port *p, void *arg)
 {
 	struct cni_nft *nft = arg;
-	bool v4 = p->family == AF_INET, any = true;
-	size_t alen = v4 ? 4 : 16;
+	bool any = true;
+	size_t alen = p->family == AF_INET ? 4 : 16;
 	for (size_t i = 0; i < alen; i++)
 		any &= p->host_ip[i] == 0;
-	uint8_t key[32] = { 0 }, *k = key, data[20] = { 0 };
-	if (!any) {
-		memcpy(k, p->host_ip, alen);
-		k += alen;
-	}
-	k[0] = IPPROTO_TCP;
-	k[4] = (uint8_t)(p->host_port >> 8);
-	k[5] = (uint8_t)p->host_port;
-	memcpy(data, p->dst_ip, alen);
-	data[alen] = (uint8_t)(p->dst_port >> 8);
-	data[alen + 1] = (uint8_t)p->dst_port;
-	char set[NFT_NAME_MAX];
-	map_names(NULL, false, p->family, !any, set);
+	struct nft_owned want;
+	pm_elem(&want, p->family, any ? NULL : p->host_ip, IPPROTO_TCP, p->host_port, p->dst_ip, p->dst_port);
+	map_names(NULL, false, p->family, !any, want.set);
 	struct nft_elem_info info;
 	struct cni_error e = { 0 };
-	int r = nft_elem_get(nft, set, key, (size_t)(k + 8 - key), &info, &e);
+	int r = nft_elem_get(nft, want.set, want.key, want.keylen, &info, &e);
 	if (r < 0)
 		return true; /* not known: kept */
-	return r == 1 && !info.expiring && info.datalen == alen + 4 && !memcmp(info.data, data, alen + 4);
+	return r == 1 && !info.expiring && info.datalen == want.datalen && !memcmp(info.data, want.data, want.datalen);
 }
 
 /* ---- commands ----------------------------------------------------------- */
