@@ -3,7 +3,7 @@
 set -e
 PKGS="build-essential pkg-config libjansson-dev libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev
       iproute2 nftables iputils-ping curl socat bats jq procps kmod conntrack
-      golang-go golang-github-appc-cni-dev valgrind containernetworking-plugins"
+      golang-go golang-github-appc-cni-dev valgrind strace containernetworking-plugins"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
