@@ -111,6 +111,8 @@ int nft_elem_add(struct nftnl_set *s, const void *key, size_t keylen, const void
 
 /* Add the interval [network, broadcast] of c to an interval set. */
 int nft_elem_add_prefix(struct nftnl_set *s, const struct cni_cidr *c);
+/* Add the end element of an interval: key is the first address after it. */
+int nft_elem_add_end(struct nftnl_set *s, const void *key, size_t keylen);
 
 /* Rule building: rule in table inet cni_c, chain `chain`. */
 struct nftnl_rule *nft_rule_new(const char *chain, const char *comment);

@@ -431,10 +431,15 @@ int nft_elem_add_prefix(struct nftnl_set *s, const struct cni_cidr *c)
 			wrapped = false;
 	if (wrapped)
 		return 0; /* the range reaches the top of the space: no end element */
+	return nft_elem_add_end(s, end.b, (size_t)len);
+}
+
+int nft_elem_add_end(struct nftnl_set *s, const void *key, size_t keylen)
+{
 	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 	if (!e)
 		return -1;
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, end.b, (uint32_t)len);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, (uint32_t)keylen);
 	nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
 	nftnl_set_elem_add(s, e);
 	return 0;

@@ -22,7 +22,7 @@ setup() {
 	export IPAMDIR="$TMP/ipam"
 	link_cleanup "$BR"
 	on_cleanup "rm -rf /var/lib/cni/cni-c/portmap/$NET"
-	# the subnet is a network-level hairpin source element (never removed by DEL)
+	# the subnet is a network-level hairpin source element (DEL leaves it; only a GC drops it)
 	on_cleanup "nft delete element inet cni_c pmsrc4 '{ $SUB.0/24 }'"
 	on_cleanup "nft delete element inet cni_c pmsrc6 '{ fd39:$O::/64 }'"
 }
@@ -385,6 +385,36 @@ lb_mine() { "$SOCKLBCTL" list | grep -F -- "$1" || true; }
 	[ -z "$(lb_mine ":$((HP+1)) ")" ]
 	[ -e "/var/lib/cni/cni-c/portmap/$NET/a$TID:eth0" ]
 	[ ! -e "/var/lib/cni/cni-c/portmap/$NET/b$TID:eth0" ]
+	# the subnet stays a hairpin source while a snat container is in it ...
+	nft get element inet cni_c pmsrc4 "{ $SUB.0/24 }" | grep -q "$SUB.0/24"
+	# ... and goes with the last one, at GC (DEL leaves network-level elements)
+	pm DEL a "$(pmconf "$RES_a" '[]')"
+	nft get element inet cni_c pmsrc4 "{ $SUB.0/24 }" | grep -q "$SUB.0/24"
+	printf '%s' '{"cniVersion":"1.1.0","name":"'$NET'","type":"portmap","cni.dev/valid-attachments":[]}' | CNI_COMMAND=GC CNI_PATH=$BIN $BIN/portmap
+	! nft get element inet cni_c pmsrc4 "{ $SUB.0/24 }" 2>/dev/null
+	# 127.0.0.0/8 (localhost hairpin) stays exactly while any IPv4 snat container is published on the node
+	local dst lo
+	dst=$(nft -j list set inet cni_c pmdst4 | jq '[.nftables[]|select(.set)|.set.elem//[]|.[]]|length')
+	lo=$(nft get element inet cni_c pmsrc4 '{ 127.0.0.1 }' 2>/dev/null | grep -c "127.0.0.0/8" || true)
+	echo "pmdst4 elements: $dst, 127.0.0.0/8 present: $lo"
+	if [ "$dst" -gt 0 ]; then [ "$lo" = 1 ]; else [ "$lo" = 0 ]; fi
+}
+
+@test "portmap: GC keeps a hairpin source subnet while another network's snat container is in it, IPv6 too" {
+	netns_new pcv$TID
+	local conf r
+	conf='{"cniVersion":"1.0.0","name":"'$NET'","type":"bridge","bridge":"'$BR'","ipam":{"type":"host-local","dataDir":"'$IPAMDIR'","ranges":[[{"subnet":"fd39:'$O'::/64"}]]}}'
+	r=$(printf '%s' "$conf" | CNI_COMMAND=ADD CNI_CONTAINERID=v$TID CNI_NETNS=/run/netns/pcv$TID CNI_IFNAME=eth0 CNI_PATH=$REF $REF/bridge)
+	on_cleanup "printf '%s' '$conf' | CNI_COMMAND=DEL CNI_CONTAINERID=v$TID CNI_NETNS=/run/netns/pcv$TID CNI_IFNAME=eth0 CNI_PATH=$REF $REF/bridge"
+	pm ADD v "$(pmconf "$r" '[{"hostPort":'$HP',"containerPort":80}]')"
+	on_cleanup "pm DEL v '$(pmconf "$r" '[]')'"
+	nft get element inet cni_c pmsrc6 "{ fd39:$O::/64 }" | grep -q "fd39:$O::/64"
+	# a GC of another network (nothing of it left) must not take this one's source
+	printf '%s' '{"cniVersion":"1.1.0","name":"x'$NET'","type":"portmap","cni.dev/valid-attachments":[]}' | CNI_COMMAND=GC CNI_PATH=$BIN $BIN/portmap
+	nft get element inet cni_c pmsrc6 "{ fd39:$O::/64 }" | grep -q "fd39:$O::/64"
+	pm DEL v "$(pmconf "$r" '[]')"
+	printf '%s' '{"cniVersion":"1.1.0","name":"x'$NET'","type":"portmap","cni.dev/valid-attachments":[]}' | CNI_COMMAND=GC CNI_PATH=$BIN $BIN/portmap
+	! nft get element inet cni_c pmsrc6 "{ fd39:$O::/64 }" 2>/dev/null
 }
 
 @test "portmap: IPv6 mapping from the host's v6 address" {

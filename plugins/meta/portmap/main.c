@@ -10,7 +10,8 @@
  * flush stale UDP conntrack entries of the host ports.
  * DEL: from the record alone (no prevResult or runtimeConfig needed).
  * CHECK: every mapping is in the maps, ours, pointing at prevResult's address.
- * GC: elements and records of attachments not in the valid list. */
+ * GC: elements and records of attachments not in the valid list, then the
+ * hairpin source subnets no snat container is in any more. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
@@ -891,6 +892,115 @@ static int drop_cond_network(struct cni_nft *nft, const char *net, struct cni_er
 	return nftb_commit(&b, NULL, err);
 }
 
+/* pmsrc4/6 hold hairpin sources: the subnets of containers with snat (and
+ * 127.0.0.0/8 for localhost). ADD adds its subnet when no interval covers
+ * it yet; the element is shared by every container in it, so DEL leaves
+ * it (removing it would need a count or a dump per DEL). GC dumps anyway:
+ * it drops each interval no snat container address (pmdst4/6, node-wide)
+ * lies in any more, and 127.0.0.0/8 with the last IPv4 one. Runs under
+ * the portmap lock, which every ADD that adds to these sets holds too. */
+struct keys {
+	uint8_t (*k)[16];
+	size_t n, cap;
+	bool oom;
+};
+
+static int collect_key(void *arg, const struct nft_elem_info *e)
+{
+	struct keys *ks = arg;
+	if (e->expiring || e->keylen > 16)
+		return 0;
+	if (ks->n == ks->cap) {
+		size_t ncap = ks->cap ? ks->cap * 2 : 64;
+		void *nk = realloc(ks->k, ncap * sizeof(*ks->k));
+		if (!nk) {
+			ks->oom = true;
+			return -1;
+		}
+		ks->k = nk;
+		ks->cap = ncap;
+	}
+	memset(ks->k[ks->n], 0, 16);
+	memcpy(ks->k[ks->n], e->key, e->keylen);
+	ks->n++;
+	return 0;
+}
+
+struct ivals {
+	struct keys lo, hi; /* interval starts, and ends (the first address after) */
+};
+
+static int collect_ival(void *arg, const struct nft_elem_info *e)
+{
+	struct ivals *iv = arg;
+	return collect_key(e->flags & NFT_SET_ELEM_INTERVAL_END ? &iv->hi : &iv->lo, e);
+}
+
+static int key_cmp(const void *a, const void *b) { return memcmp(a, b, 16); }
+
+/* index of the first sorted key > k (strict) or >= k */
+static size_t first_after(const struct keys *ks, const uint8_t *k, bool strict)
+{
+	size_t lo = 0, hi = ks->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = key_cmp(ks->k[mid], k);
+		if (c < 0 || (strict && c == 0))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int prune_hairpin_sources(struct cni_nft *nft, struct cni_error *err)
+{
+	_cleanup_batch_ struct nft_batch b;
+	nftb_init(&b, nft);
+	int queued = 0, ret = 0;
+	for (int f = 0; f < 2 && ret == 0; f++) {
+		const char *src = f ? "pmsrc6" : "pmsrc4", *dst = f ? "pmdst6" : "pmdst4";
+		size_t len = f ? 16 : 4;
+		struct ivals iv = { 0 };
+		struct keys d = { 0 };
+		if (nft_elem_dump(nft, src, collect_ival, &iv, err) < 0 || nft_elem_dump(nft, dst, collect_key, &d, err) < 0) {
+			ret = -1;
+		} else if (iv.lo.oom || iv.hi.oom || d.oom) {
+			ret = cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
+		} else {
+			qsort(iv.hi.k, iv.hi.n, 16, key_cmp);
+			qsort(d.k, d.n, 16, key_cmp);
+			for (size_t i = 0; i < iv.lo.n; i++) {
+				const uint8_t *lo = iv.lo.k[i];
+				size_t h = first_after(&iv.hi, lo, true), j = first_after(&d, lo, false);
+				const uint8_t *hi = h < iv.hi.n ? iv.hi.k[h] : NULL; /* none: up to the top */
+				bool used = !f && lo[0] == 127 ? d.n > 0 : j < d.n && (!hi || key_cmp(d.k[j], hi) < 0);
+				if (used)
+					continue;
+				struct nftnl_set *s = nftnl_set_alloc();
+				if (!s) {
+					ret = cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
+					break;
+				}
+				nftnl_set_set_str(s, NFTNL_SET_TABLE, CNI_NFT_TABLE);
+				nftnl_set_set_str(s, NFTNL_SET_NAME, src);
+				nft_elem_add(s, lo, len, NULL, NULL, 0, NULL, 0, 0);
+				if (hi)
+					nft_elem_add_end(s, hi, len);
+				nftb_elems(&b, NFT_MSG_DESTROYSETELEM, s, 0);
+				nftnl_set_free(s);
+				queued++;
+			}
+		}
+		free(iv.lo.k);
+		free(iv.hi.k);
+		free(d.k);
+	}
+	if (ret < 0 || !queued)
+		return ret;
+	return nftb_commit(&b, NULL, err);
+}
+
 static int cmd_gc(struct cni_call *c)
 {
 	struct cni_error *err = &c->err;
@@ -916,6 +1026,8 @@ static int cmd_gc(struct cni_call *c)
 			ret = nft_gc_sets(nft, sets, ARRAY_SIZE(sets), KIND, c->net_name, valid, n_valid, err);
 			if (ret == 0)
 				ret = drop_cond_network(nft, c->net_name, err);
+			if (ret == 0)
+				ret = prune_hairpin_sources(nft, err);
 			if (ret == 0) {
 				struct cni_socklb lb;
 				struct cni_error e = { 0 };
