@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 /* Well-known codes of the CNI spec (0-99 reserved). */
@@ -85,5 +86,13 @@ char *cni_strdup(const char *s); /* NULL-safe: returns NULL for NULL */
 
 /* Growable array helper: ensure capacity for n+1 elements. 0 or -1. */
 int cni_grow(void **arr, size_t *cap, size_t n, size_t elem);
+
+/* State files (pkg/cni/file.c). cni_file_replace: path gets data or keeps
+ * its old content, never a partial one; a crash leaves at most
+ * "<path>.tmp", which cni_file_remove (path and that) deletes too.
+ * 0 or -errno. */
+int cni_file_replace(const char *path, const void *data, size_t len, bool sync, mode_t mode);
+int cni_file_remove(const char *path);
+int cni_file_tmp_name(char *out, size_t len, const char *path); /* "<path>.tmp"; 0 or -ENAMETOOLONG */
 
 #endif

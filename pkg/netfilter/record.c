@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cni/json.h"
@@ -107,7 +108,7 @@ int nft_record_write(const char *path, const char *cid, const char *ifname, cons
 	if (!text)
 		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 
-	char dir[4096], tmp[4200];
+	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s", path);
 	char *slash = strrchr(dir, '/');
 	if (!slash)
@@ -115,21 +116,9 @@ int nft_record_write(const char *path, const char *cid, const char *ifname, cons
 	*slash = 0;
 	if (mkdir_p(dir) < 0)
 		return cni_errorf_errno(err, CNI_ERR_IO, errno, "cannot create %s", dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cni_errorf_errno(err, CNI_ERR_IO, errno, "cannot write %s", tmp);
-	size_t len = strlen(text);
-	if (write(fd, text, len) != (ssize_t)len) {
-		int e = errno;
-		unlink(tmp);
-		return cni_errorf_errno(err, CNI_ERR_IO, e, "cannot write %s", tmp);
-	}
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return cni_errorf_errno(err, CNI_ERR_IO, e, "cannot rename %s", tmp);
-	}
+	int r = cni_file_replace(path, text, strlen(text), false, 0600);
+	if (r < 0)
+		return cni_errorf_errno(err, CNI_ERR_IO, -r, "cannot write %s", path);
 	return 0;
 }
 
@@ -245,8 +234,9 @@ int nft_record_release(struct cni_nft *nft, const char *kind, const char *net, c
 	nftb_init(&b, nft);
 	if (nft_queue_release(nft, &b, el, n, tag, err) < 0 || nftb_commit(&b, NULL, err) < 0)
 		return -1;
-	if (unlink(path) < 0 && errno != ENOENT)
-		return cni_errorf_errno(err, CNI_ERR_IO, errno, "cannot remove %s", path);
+	int r = cni_file_remove(path);
+	if (r < 0)
+		return cni_errorf_errno(err, CNI_ERR_IO, -r, "cannot remove %s", path);
 	return 0;
 }
 
@@ -302,10 +292,19 @@ int nft_gc_sets(struct cni_nft *nft, const char *const *sets, size_t nsets, cons
 		return ret;
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp."))
+		if (de->d_name[0] == '.')
 			continue;
 		char path[4400];
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		size_t l = strlen(de->d_name);
+		if (l > 4 && !strcmp(de->d_name + l - 4, ".tmp")) {
+			/* a write's temporary name: exists for microseconds, so an
+			 * old one is a crash's leftover (GC holds no writer lock) */
+			struct stat st;
+			if (stat(path, &st) == 0 && st.st_mtime + 60 < time(NULL))
+				unlink(path);
+			continue;
+		}
 		struct nft_owned *el = NULL;
 		size_t n = 0;
 		bool present = false;
@@ -313,7 +312,7 @@ int nft_gc_sets(struct cni_nft *nft, const char *const *sets, size_t nsets, cons
 		struct cni_error e2 = { 0 };
 		if (nft_record_read(path, &el, &n, NULL, &cid, &ifn, &present, &e2) == 0 && present && cid && ifn &&
 		    !cni_attachment_valid(valid, n_valid, cid, ifn))
-			unlink(path);
+			cni_file_remove(path);
 		free(el);
 	}
 	closedir(d);

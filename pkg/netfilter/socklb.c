@@ -649,15 +649,11 @@ static int load_ids(struct cni_socklb *lb)
 
 static void save_ids(const struct cni_socklb *lb)
 {
-	char tmp[64];
-	snprintf(tmp, sizeof(tmp), "%s.%d", IDS_PATH, (int)getpid());
-	FILE *f = fopen(tmp, "we");
-	if (!f)
-		return;
-	fprintf(f, "%u %u %u %u %u %u\n", obj_id(lb->prog[0]), obj_id(lb->prog[1]), obj_id(lb->prog[2]),
-		obj_id(lb->prog[3]), obj_id(lb->map4), obj_id(lb->map6));
-	if (fclose(f) != 0 || rename(tmp, IDS_PATH) < 0)
-		unlink(tmp);
+	char line[80];
+	int n = snprintf(line, sizeof(line), "%u %u %u %u %u %u\n", obj_id(lb->prog[0]), obj_id(lb->prog[1]),
+			 obj_id(lb->prog[2]), obj_id(lb->prog[3]), obj_id(lb->map4), obj_id(lb->map6));
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)cni_file_replace(IDS_PATH, line, (size_t)n, false, 0644);
 }
 
 int cni_socklb_open(struct cni_socklb *lb, bool create, struct cni_error *err)
@@ -726,7 +722,7 @@ void cni_socklb_close(struct cni_socklb *lb, bool detach_if_empty)
 				lb->cgfd = cgroup2_root();
 			if (lb->cgfd >= 0) {
 				detach_all(lb);
-				unlink(IDS_PATH);
+				cni_file_remove(IDS_PATH);
 			}
 		}
 	}

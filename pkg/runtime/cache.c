@@ -207,29 +207,9 @@ int cni_cache_write(const char *cache_dir, const struct cni_cache_entry *e, stru
 	if (mkdir_p(path, 0700) < 0)
 		return cni_errorf_errno(err, CNI_ERR_IO, errno, "failed to create %s", path);
 	*slash = '/';
-	_cleanup_free_ char *tmp = NULL;
-	if (asprintf(&tmp, "%s.tmp%ld", path, (long)getpid()) < 0)
-		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return cni_errorf_errno(err, CNI_ERR_IO, errno, "failed to write %s", tmp);
-	size_t len = strlen(data), off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e2 = errno;
-			unlink(tmp);
-			return cni_errorf_errno(err, CNI_ERR_IO, e2, "failed to write %s", tmp);
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) < 0 || rename(tmp, path) < 0) {
-		int e2 = errno;
-		unlink(tmp);
-		return cni_errorf_errno(err, CNI_ERR_IO, e2, "failed to write %s", path);
-	}
+	int r = cni_file_replace(path, data, strlen(data), true, 0600);
+	if (r < 0)
+		return cni_errorf_errno(err, CNI_ERR_IO, -r, "failed to write %s", path);
 	return 0;
 }
 
@@ -295,7 +275,7 @@ int cni_cache_remove(const char *cache_dir, const char *net, const char *cid, co
 	_cleanup_free_ char *path = cni_cache_path(cache_dir, net, cid, ifname, NULL);
 	if (!path)
 		return 0;
-	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+	return cni_file_remove(path) < 0 ? -1 : 0;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -322,8 +302,9 @@ int cni_cache_list(const char *cache_dir, const char *net, struct cni_cache_entr
 	struct dirent *de;
 	int rc = 0;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
+		size_t l = strlen(de->d_name);
+		if (de->d_name[0] == '.' || (l > 4 && !strcmp(de->d_name + l - 4, ".tmp")))
+			continue; /* a write's temporary name */
 		if (cni_grow((void **)&names, &ncap, nn, sizeof(char *)) < 0 || !(names[nn] = strdup(de->d_name))) {
 			rc = cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 			break;

@@ -1,5 +1,8 @@
 /* IP helpers, CNI_ARGS parsing, name validation, JSON getters, GC lists. */
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cni/json.h"
 #include "cni/plugin.h"
@@ -163,4 +166,49 @@ TEST(error_object_shape)
 	CHECK_INT(json_integer_value(json_object_get(j, "code")), 104);
 	CHECK_STR(json_string_value(json_object_get(j, "details")), "more");
 	json_decref(j);
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[256];
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+TEST(file_replace_and_remove)
+{
+	char dir[] = "/tmp/cnic-file-XXXXXX", path[128], tmp[160];
+	REQUIRE(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/rec", dir);
+	REQUIRE(cni_file_tmp_name(tmp, sizeof(tmp), path) == 0);
+	CHECK_INT(cni_file_replace(path, "one", 3, true, 0600), 0);
+	CHECK_STR(slurp(path), "one");
+	CHECK(access(tmp, F_OK) < 0); /* no temporary name left behind */
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	/* a crash's leftover under the temporary name is replaced, not an error */
+	FILE *f = fopen(tmp, "w");
+	REQUIRE(f);
+	fputs("partial", f);
+	fclose(f);
+	CHECK_INT(cni_file_replace(path, "two", 3, false, 0600), 0);
+	CHECK_STR(slurp(path), "two");
+	CHECK(access(tmp, F_OK) < 0);
+	/* remove takes a leftover temporary with the file, and is idempotent */
+	f = fopen(tmp, "w");
+	REQUIRE(f);
+	fclose(f);
+	CHECK_INT(cni_file_remove(path), 0);
+	CHECK(access(path, F_OK) < 0 && access(tmp, F_OK) < 0);
+	CHECK_INT(cni_file_remove(path), 0);
+	/* a directory that is not there */
+	char bad[160];
+	snprintf(bad, sizeof(bad), "%s/missing/rec", dir);
+	CHECK_INT(cni_file_replace(bad, "x", 1, false, 0600), -ENOENT);
+	CHECK(rmdir(dir) == 0); /* nothing else was created */
 }

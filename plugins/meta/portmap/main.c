@@ -807,8 +807,9 @@ static int cmd_del(struct cni_call *c)
 	if (nft_queue_release(nft, &b, el, n, tag, err) < 0 || nftb_commit(&b, NULL, err) < 0)
 		return cni_error_wrap(err, "portmap");
 	lb_apply(NULL, json_object_get(extra, "socklb"));
-	if (unlink(path) < 0 && errno != ENOENT)
-		return cni_errorf_errno(err, CNI_ERR_IO, errno, "cannot remove %s", path);
+	int r = cni_file_remove(path);
+	if (r < 0)
+		return cni_errorf_errno(err, CNI_ERR_IO, -r, "cannot remove %s", path);
 	/* a re-created container must get UDP traffic at once (issue #123) */
 	flush_udp(json_object_get(extra, "udp"));
 	return 0;
