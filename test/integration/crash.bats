@@ -46,7 +46,7 @@ add_killed() {
 		setsid "$BIN/cnitool" add "$NET" "/run/netns/$ns" >/dev/null 2>&1 &
 	local pid=$!
 	sleep "$2"
-	kill -KILL -- "-$pid" 2>/dev/null
+	kill -KILL -- "-$pid" 2>/dev/null || true
 	wait "$pid"
 	echo $?
 }
@@ -162,3 +162,35 @@ add_ms() {
 
 # the container id cnitool derives from a netns path (libcni's cnitool rule)
 cid_of() { printf 'cnitool-%s' "$(printf '%s' "/run/netns/$1" | sha512sum | cut -c1-20)"; }
+
+@test "crash: chain DEL SIGKILLed at random points, then DEL again, leaves nothing behind" {
+	local i ns st t0 t1 ms killed=0
+	# one DEL's duration
+	netns_new crt$TID
+	"$BIN/cnitool" add "$NET" /run/netns/crt$TID >/dev/null
+	t0=$(date +%s%N)
+	"$BIN/cnitool" del "$NET" /run/netns/crt$TID
+	t1=$(date +%s%N)
+	ms=$(( (t1 - t0) / 1000000 + 1 ))
+	echo "one DEL: ${ms} ms"
+	for i in $(seq 1 40); do
+		[ "$killed" -ge 10 ] && break
+		ns=cr$i$TID
+		netns_new "$ns"
+		CAP_ARGS='{"portMappings":[{"hostPort":'$((HP + i))',"containerPort":80,"protocol":"tcp"}]}' \
+			"$BIN/cnitool" add "$NET" /run/netns/$ns >/dev/null
+		setsid "$BIN/cnitool" del "$NET" "/run/netns/$ns" >/dev/null 2>&1 &
+		local pid=$!
+		sleep "$(rand_delay "$ms")"
+		kill -KILL -- "-$pid" 2>/dev/null || true
+		wait "$pid" && st=0 || st=$?
+		[ "$st" != 0 ] && killed=$((killed + 1))
+		run del "$i"
+		echo "DEL $i: exit $st; DEL again: $status $output"
+		[ "$status" -eq 0 ]
+		run leftovers
+		[ -z "$output" ] || { echo "left after DEL $i:"; echo "$output"; false; }
+	done
+	echo "killed $killed"
+	[ "$killed" -ge 10 ]
+}
