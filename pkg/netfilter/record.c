@@ -228,8 +228,10 @@ int nft_record_release(struct cni_nft *nft, const char *kind, const char *net, c
 	bool present;
 	if (nft_record_read(path, &el, &n, NULL, NULL, NULL, &present, err) < 0)
 		return -1;
-	if (!present)
-		return 0;
+	if (!present) { /* a "<path>.tmp" can only be of an ADD killed before its commit */
+		int r = cni_file_remove(path);
+		return r < 0 ? cni_errorf_errno(err, CNI_ERR_IO, -r, "cannot remove %s", path) : 0;
+	}
 	_cleanup_batch_ struct nft_batch b;
 	nftb_init(&b, nft);
 	if (nft_queue_release(nft, &b, el, n, tag, err) < 0 || nftb_commit(&b, NULL, err) < 0)

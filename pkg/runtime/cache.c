@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -302,9 +303,20 @@ int cni_cache_list(const char *cache_dir, const char *net, struct cni_cache_entr
 	struct dirent *de;
 	int rc = 0;
 	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		/* "<entry>.tmp": a complete entry (cni_file_replace names it only
+		 * once written) whose writer died before the rename. Listed when
+		 * the entry itself is missing, so a GC DELs it (and the DEL
+		 * removes both names); a partial one (no O_TMPFILE) fails to
+		 * decode below and is skipped. */
 		size_t l = strlen(de->d_name);
-		if (de->d_name[0] == '.' || (l > 4 && !strcmp(de->d_name + l - 4, ".tmp")))
-			continue; /* a write's temporary name */
+		if (l > 4 && !strcmp(de->d_name + l - 4, ".tmp")) {
+			char base[NAME_MAX + 1];
+			snprintf(base, sizeof(base), "%.*s", (int)(l - 4), de->d_name);
+			if (faccessat(dirfd(d), base, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+				continue;
+		}
 		if (cni_grow((void **)&names, &ncap, nn, sizeof(char *)) < 0 || !(names[nn] = strdup(de->d_name))) {
 			rc = cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 			break;

@@ -275,6 +275,36 @@ THREE='"plugins":[
 	"$BIN/cnitool" del "$NET" "$NS"
 }
 
+@test "gc DELs an attachment whose ADD died between writing its cache entry and naming it; DEL removes both names" {
+	conflist three "{\"cniVersion\":\"1.1.0\",\"name\":\"$NET\",$THREE}"
+	"$BIN/cnitool" add "$NET" "$NS" >/dev/null
+	local f
+	f=$(cache_file "$NET")
+	# what a SIGKILL between link and rename leaves: the complete entry under "<entry>.tmp" only
+	mv "$f" "$f.tmp"
+	reset_rec
+	CNI_VALID_ATTACHMENTS='[]' run "$BIN/cnitool" gc "$NET"
+	[ "$status" -eq 0 ]
+	[ "$(grep DEL "$FAKE_REC/log" | tr '\n' ,)" = "fake-c DEL,fake-b DEL,fake-a DEL," ]
+	[ "$(env_of fake-a DEL CNI_CONTAINERID)" = "$CID" ]
+	[ ! -e "$f.tmp" ] && [ ! -e "$f" ]
+	# a leftover next to a live entry is not listed twice, and DEL takes both
+	"$BIN/cnitool" add "$NET" "$NS" >/dev/null
+	cp "$f" "$f.tmp"
+	reset_rec
+	CNI_VALID_ATTACHMENTS='[]' run "$BIN/cnitool" gc "$NET"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'fake-a DEL' "$FAKE_REC/log")" = 1 ]
+	[ ! -e "$f.tmp" ] && [ ! -e "$f" ]
+	# a partial one (written without O_TMPFILE) is not an attachment
+	printf '{"kind":"cniCacheV1","containerId":' > "$f.tmp"
+	reset_rec
+	CNI_VALID_ATTACHMENTS='[]' run "$BIN/cnitool" gc "$NET"
+	[ "$status" -eq 0 ]
+	! grep -q DEL "$FAKE_REC/log"
+	rm -f "$f.tmp"
+}
+
 @test "gc below 1.1.0 only DELs; disableGC does nothing" {
 	conflist three "{\"cniVersion\":\"1.0.0\",\"name\":\"$NET\",$THREE}"
 	"$BIN/cnitool" add "$NET" "$NS" >/dev/null

@@ -786,8 +786,12 @@ static int cmd_del(struct cni_call *c)
 	nft_tag(tag, c->net_name, c->container_id, c->ifname);
 	if (nft_record_path(path, sizeof(path), KIND, c->net_name, c->container_id, c->ifname) < 0)
 		return cni_errorf(err, CNI_ERR_INTERNAL, "record path too long");
-	if (access(path, F_OK) < 0 && errno == ENOENT)
-		return 0; /* nothing published (or already deleted) */
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
+		/* nothing published (or already deleted); a "<path>.tmp" is of an
+		 * ADD killed before its commit: nothing of it is in nft */
+		cni_file_remove(path);
+		return 0;
+	}
 	_cleanup_close_ int lock = nft_state_lock(KIND, err);
 	if (lock < 0)
 		return -1;
