@@ -507,16 +507,18 @@ internal_marks() {
 		jq -r '.nftables[] | select(.set) | .set.elem // [] | .[] | if type == "object" then .elem.val else . end'
 }
 
-@test "bridge: internal network cannot reach or be reached from the outside; a normal network on the same host can; containers still reach each other" {
+@test "bridge: internal network cannot reach or be reached from the outside (IPv4 and IPv6); a normal network on the same host can; containers still reach each other" {
 	export CNI_C_STATE_DIR="$TMP/state"
 	A=$(mkns a); B=$(mkns b); N=$(mkns n); O=$(mkns out)
 	BR2=cn$TID
 	NETN=10.$((150 + 0x${TID:4:2} % 50)).$((0x${TID:2:2}))
 	OUT=172.$((16 + 0x${TID:0:2} % 16)).$((0x${TID:4:2}))
-	IPAM="{\"type\":\"host-local\",\"subnet\":\"$NET4.0/24\",\"dataDir\":\"$DATA\",\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}"
+	NETN6=fd9d:$(printf %x 0x${TID:0:4}):$(printf %x 0x${TID:4:2})
+	OUT6=fd9e:$(printf %x 0x${TID:0:4}):$(printf %x 0x${TID:4:2})
+	IPAM="{\"type\":\"host-local\",\"ranges\":[[{\"subnet\":\"$NET4.0/24\"}],[{\"subnet\":\"$NET6::/64\"}]],\"dataDir\":\"$DATA\",\"routes\":[{\"dst\":\"0.0.0.0/0\"},{\"dst\":\"::/0\"}]}"
 	C=$(conf 1.1.0 '"internal":true,"isGateway":true' "$IPAM")
-	CN=$(printf '{"cniVersion":"1.1.0","name":"nn%s","type":"bridge","bridge":"%s","isDefaultGateway":true,"ipam":{"type":"host-local","subnet":"%s.0/24","dataDir":"%s"}}' \
-		"$TID" "$BR2" "$NETN" "$DATA")
+	CN=$(printf '{"cniVersion":"1.1.0","name":"nn%s","type":"bridge","bridge":"%s","isDefaultGateway":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"%s.0/24"}],[{"subnet":"%s::/64"}]],"dataDir":"%s"}}' \
+		"$TID" "$BR2" "$NETN" "$NETN6" "$DATA")
 	# the internal mark goes with a GC once the bridge is gone
 	GCC=$(printf '%s' "$C" | jq -c '. + {"cni.dev/valid-attachments":[]}')
 	on_cleanup "ip link del $BR; printf '%s' '$GCC' | CNI_COMMAND=GC CNI_PATH=$CNI_PATH $BIN/bridge"
@@ -524,9 +526,15 @@ internal_marks() {
 	# "outside": a netns routed via the host (forwarding on), default route back
 	ip link add o$TID type veth peer name eth0 netns nout-$TID
 	on_cleanup "ip link del o$TID"
-	ip addr add $OUT.1/24 dev o$TID; ip link set o$TID up
-	ip -n nout-$TID addr add $OUT.2/24 dev eth0; ip -n nout-$TID link set eth0 up
+	# no DAD on these links either: until its link-local address is out of
+	# DAD a link sends no neighbour solicitation for forwarded packets
+	sysctl -qw net.ipv6.conf.o$TID.accept_dad=0
+	ip netns exec nout-$TID sysctl -qw net.ipv6.conf.eth0.accept_dad=0
+	ip addr add $OUT.1/24 dev o$TID; ip addr add $OUT6::1/64 dev o$TID nodad; ip link set o$TID up
+	ip -n nout-$TID addr add $OUT.2/24 dev eth0; ip -n nout-$TID addr add $OUT6::2/64 dev eth0 nodad
+	ip -n nout-$TID link set eth0 up
 	ip -n nout-$TID route add default via $OUT.1
+	ip -n nout-$TID route add default via $OUT6::1
 
 	run cni bridge ADD "$A" eth0 "$C" ca-$TID
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
@@ -541,21 +549,32 @@ internal_marks() {
 	run cni bridge CHECK "$A" eth0 "$(printf '%s' "$C" | jq -c ". + {prevResult: $P}")" ca-$TID
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 
-	# inside the internal network: each other and the gateway
+	# inside the internal network: each other and the gateway, both families
 	ip netns exec na-$TID ping -c1 -W2 "$NET4.1"
 	ip netns exec na-$TID ping -c1 -W2 "$NET4.3"
 	ip netns exec nb-$TID ping -c1 -W2 "$NET4.2"
-	# the normal network reaches the outside, both ways
+	ip netns exec na-$TID ping -c1 -W2 "$NET6::1"
+	ip netns exec na-$TID ping -c1 -W2 "$NET6::3"
+	ip netns exec nb-$TID ping -c1 -W2 "$NET6::2"
+	# the normal network reaches the outside, both ways, both families
 	ip netns exec nn-$TID ping -c1 -W2 "$OUT.2"
 	ip netns exec nout-$TID ping -c1 -W2 "$NETN.2"
+	ip netns exec nn-$TID ping -c1 -W2 "$OUT6::2"
+	ip netns exec nout-$TID ping -c1 -W2 "$NETN6::2"
 	# the internal one does not, even with a route added by hand, both ways
 	ip -n na-$TID route add $OUT.0/24 via $NET4.1
+	ip -n na-$TID route add $OUT6::/64 via $NET6::1
 	! ip netns exec na-$TID ping -c1 -W1 "$OUT.2"
 	! ip netns exec nout-$TID ping -c1 -W1 "$NET4.2"
+	! ip netns exec na-$TID ping -c1 -W1 "$OUT6::2"
+	! ip netns exec nout-$TID ping -c1 -W1 "$NET6::2"
 	# nor to the other bridge's containers, both ways
 	ip -n na-$TID route add $NETN.0/24 via $NET4.1
+	ip -n na-$TID route add $NETN6::/64 via $NET6::1
 	! ip netns exec na-$TID ping -c1 -W1 "$NETN.2"
 	! ip netns exec nn-$TID ping -c1 -W1 "$NET4.2"
+	! ip netns exec na-$TID ping -c1 -W1 "$NETN6::2"
+	! ip netns exec nn-$TID ping -c1 -W1 "$NET6::2"
 
 	# DEL keeps the mark while the bridge exists (other containers use it)
 	run cni bridge DEL "$A" eth0 "$C" ca-$TID
