@@ -43,6 +43,15 @@ container() {
 	printf -v "RES_$n" '%s' "$r"
 }
 
+# v6container: netns pcv$TID on the bridge with an address of fd39:$O::/64
+# (reference bridge + host-local, container "v"); sets RES_v
+v6container() {
+	netns_new pcv$TID
+	local conf='{"cniVersion":"1.0.0","name":"'$NET'","type":"bridge","bridge":"'$BR'","ipam":{"type":"host-local","dataDir":"'$IPAMDIR'","ranges":[[{"subnet":"fd39:'$O'::/64"}]]}}'
+	RES_v=$(printf '%s' "$conf" | CNI_COMMAND=ADD CNI_CONTAINERID=v$TID CNI_NETNS=/run/netns/pcv$TID CNI_IFNAME=eth0 CNI_PATH=$REF $REF/bridge)
+	on_cleanup "printf '%s' '$conf' | CNI_COMMAND=DEL CNI_CONTAINERID=v$TID CNI_NETNS=/run/netns/pcv$TID CNI_IFNAME=eth0 CNI_PATH=$REF $REF/bridge"
+}
+
 # pmconf RESULT MAPPINGS [EXTRA-KEYS]: portmap config with prevResult
 pmconf() {
 	jq -nc --argjson r "$1" --argjson m "$2" --argjson x "${3:-{\}}" --arg net "$NET" \
@@ -401,11 +410,9 @@ lb_mine() { "$SOCKLBCTL" list | grep -F -- "$1" || true; }
 }
 
 @test "portmap: GC keeps a hairpin source subnet while another network's snat container is in it, IPv6 too" {
-	netns_new pcv$TID
-	local conf r
-	conf='{"cniVersion":"1.0.0","name":"'$NET'","type":"bridge","bridge":"'$BR'","ipam":{"type":"host-local","dataDir":"'$IPAMDIR'","ranges":[[{"subnet":"fd39:'$O'::/64"}]]}}'
-	r=$(printf '%s' "$conf" | CNI_COMMAND=ADD CNI_CONTAINERID=v$TID CNI_NETNS=/run/netns/pcv$TID CNI_IFNAME=eth0 CNI_PATH=$REF $REF/bridge)
-	on_cleanup "printf '%s' '$conf' | CNI_COMMAND=DEL CNI_CONTAINERID=v$TID CNI_NETNS=/run/netns/pcv$TID CNI_IFNAME=eth0 CNI_PATH=$REF $REF/bridge"
+	local r
+	v6container
+	r=$RES_v
 	pm ADD v "$(pmconf "$r" '[{"hostPort":'$HP',"containerPort":80}]')"
 	on_cleanup "pm DEL v '$(pmconf "$r" '[]')'"
 	nft get element inet cni_c pmsrc6 "{ fd39:$O::/64 }" | grep -q "fd39:$O::/64"
@@ -418,11 +425,9 @@ lb_mine() { "$SOCKLBCTL" list | grep -F -- "$1" || true; }
 }
 
 @test "portmap: IPv6 mapping from the host's v6 address" {
-	netns_new pcv$TID
-	local conf r
-	conf='{"cniVersion":"1.0.0","name":"'$NET'","type":"bridge","bridge":"'$BR'","ipam":{"type":"host-local","dataDir":"'$IPAMDIR'","ranges":[[{"subnet":"fd39:'$O'::/64"}]]}}'
-	r=$(printf '%s' "$conf" | CNI_COMMAND=ADD CNI_CONTAINERID=v$TID CNI_NETNS=/run/netns/pcv$TID CNI_IFNAME=eth0 CNI_PATH=$REF $REF/bridge)
-	on_cleanup "printf '%s' '$conf' | CNI_COMMAND=DEL CNI_CONTAINERID=v$TID CNI_NETNS=/run/netns/pcv$TID CNI_IFNAME=eth0 CNI_PATH=$REF $REF/bridge"
+	local r
+	v6container
+	r=$RES_v
 	ip addr add fd39:$O::1/64 dev $BR nodad
 	ip link set $BR up
 	ip netns exec pcv$TID socat TCP6-LISTEN:80,reuseaddr,fork SYSTEM:'read -r l; echo v6 $SOCAT_PEERADDR' &
@@ -581,11 +586,9 @@ sctp_kernel() { python3 -c 'import socket; socket.socket(socket.AF_INET, socket.
 }
 
 @test "portmap: IPv6 UDP: a stale conntrack entry of the host port is flushed on ADD, the mapped one on DEL" {
-	netns_new pcv$TID
-	local conf r
-	conf='{"cniVersion":"1.0.0","name":"'$NET'","type":"bridge","bridge":"'$BR'","ipam":{"type":"host-local","dataDir":"'$IPAMDIR'","ranges":[[{"subnet":"fd39:'$O'::/64"}]]}}'
-	r=$(printf '%s' "$conf" | CNI_COMMAND=ADD CNI_CONTAINERID=v$TID CNI_NETNS=/run/netns/pcv$TID CNI_IFNAME=eth0 CNI_PATH=$REF $REF/bridge)
-	on_cleanup "printf '%s' '$conf' | CNI_COMMAND=DEL CNI_CONTAINERID=v$TID CNI_NETNS=/run/netns/pcv$TID CNI_IFNAME=eth0 CNI_PATH=$REF $REF/bridge"
+	local r
+	v6container
+	r=$RES_v
 	ip addr add fd39:$O::1/64 dev $BR nodad
 	ip link set $BR up
 	ip netns exec pcv$TID socat UDP6-RECVFROM:53,reuseaddr,fork SYSTEM:'read -r l; echo v6 $SOCAT_PEERADDR' &
