@@ -153,6 +153,15 @@ enum { CNL_VLAN_PVID = 1, CNL_VLAN_UNTAGGED = 2 };
 int cnl_bridge_vlan(struct nl_sock *sk, int ifindex, bool add, uint16_t lo, uint16_t hi, unsigned flags,
 		    struct cni_error *err);
 
+/* The VLANs of bridge port ifindex (AF_BRIDGE dump: walks every link of the
+ * netns, for CHECK). vids and untagged are bitmaps of 4096 bits; *pvid is 0
+ * without one. */
+struct cnl_port_vlans {
+	uint64_t vids[4096 / 64], untagged[4096 / 64];
+	uint16_t pvid;
+};
+int cnl_bridge_port_vlans(struct nl_sock *sk, int ifindex, struct cnl_port_vlans *out, struct cni_error *err);
+
 /* ---- addresses -------------------------------------------------------- */
 
 struct cnl_addr {

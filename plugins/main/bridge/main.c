@@ -551,6 +551,31 @@ static bool mac_matches(const char *want, const struct cnl_link *l)
 	return cnl_mac_parse(want, m) == 0 && l->has_mac && !memcmp(m, l->mac, 6);
 }
 
+static bool vid_in(const uint64_t *bm, int v) { return bm[v / 64] & (1ull << (v % 64)); }
+
+/* The port's VLANs as port_vlans() programmed them: `vlan` the untagged
+ * PVID, every trunk VID tagged; without preserveDefaultVlan nothing else
+ * (with it, what the port had before stays allowed). */
+static int check_port_vlans(struct nl_sock *hsk, const struct cnl_link *hl, const struct br_conf *cf,
+			    struct cni_error *err)
+{
+	struct cnl_port_vlans pv;
+	if (cnl_bridge_port_vlans(hsk, hl->ifindex, &pv, err) < 0)
+		return -1;
+	if (cf->vlan && (!vid_in(pv.vids, cf->vlan) || pv.pvid != cf->vlan || !vid_in(pv.untagged, cf->vlan)))
+		return vethp_check_failed(err, "bridge port %s does not have vlan %d as its untagged PVID", hl->name,
+					  cf->vlan);
+	for (int v = 1; v <= 4094; v++) {
+		bool trunk = vid_in(cf->trunk, v);
+		if (trunk && v != cf->vlan && (!vid_in(pv.vids, v) || vid_in(pv.untagged, v)))
+			return vethp_check_failed(err, "bridge port %s does not carry trunk vlan %d tagged", hl->name, v);
+		if (!cf->preserve_default_vlan && !trunk && v != cf->vlan && vid_in(pv.vids, v))
+			return vethp_check_failed(err, "bridge port %s carries vlan %d, which is not in its configuration",
+						  hl->name, v);
+	}
+	return 0;
+}
+
 static int cmd_check(struct cni_call *c)
 {
 	struct cni_error *err = &c->err;
@@ -621,6 +646,8 @@ static int cmd_check(struct cni_call *c)
 	}
 	if (!host_ok)
 		return vethp_check_failed(err, "CNI veth created for bridge %s was not found", cf.bridge);
+	if (br_conf_vlan_filtering(&cf) && check_port_vlans(hsk, &hl, &cf, err) < 0)
+		return -1;
 	if (vethp_check_addrs_routes(csk, cl.ifindex, c->ifname, p, ci, err) < 0)
 		return -1;
 	if (cf.ip_masq && p->n_ips && vethp_masq_check(c, p->ips, p->n_ips, err) < 0)

@@ -42,7 +42,23 @@ s_access() {
 	! ip netns exec a ping -c1 -W1 10.30.0.12
 	! ip netns exec c ping -c1 -W1 10.30.0.10
 	P=$(printf '%s' "$R" | jq -c .)
-	cni bridge CHECK /run/netns/c eth0 "$(sconf brv 10.30.0.12/24 '"vlan":200,"preserveDefaultVlan":false,"prevResult":'"$P")" c
+	CC=$(sconf brv 10.30.0.12/24 '"vlan":200,"preserveDefaultVlan":false,"prevResult":'"$P")
+	hc=$(hostveth "$R")
+	cni bridge CHECK /run/netns/c eth0 "$CC" c
+	# CHECK sees the port's VLANs: the PVID gone, a VID added by hand
+	bridge vlan del dev $hc vid 200
+	expect_fail cni bridge CHECK /run/netns/c eth0 "$CC" c
+	[ "$(jget "$OUT" .code)" = 107 ]
+	[ "$(jget "$OUT" .msg)" = "bridge port $hc does not have vlan 200 as its untagged PVID" ]
+	bridge vlan add dev $hc vid 200 pvid untagged
+	cni bridge CHECK /run/netns/c eth0 "$CC" c
+	bridge vlan add dev $hc vid 300
+	expect_fail cni bridge CHECK /run/netns/c eth0 "$CC" c
+	[ "$(jget "$OUT" .msg)" = "bridge port $hc carries vlan 300, which is not in its configuration" ]
+	bridge vlan del dev $hc vid 300
+	# with preserveDefaultVlan (b) what the port had stays allowed
+	P=$(cni bridge ADD /run/netns/d eth0 "$(sconf brv 10.30.0.13/24 '"vlan":100')" d | jq -c .)
+	cni bridge CHECK /run/netns/d eth0 "$(sconf brv 10.30.0.13/24 '"vlan":100,"prevResult":'"$P")" d
 	cni bridge DEL /run/netns/a eth0 "$(sconf brv 10.30.0.10/24 '"vlan":100')" a
 	cni bridge DEL /run/netns/a eth0 "$(sconf brv 10.30.0.10/24 '"vlan":100')" a
 	! ip link show "$ha"
@@ -53,8 +69,20 @@ s_trunk() {
 	cni bridge ADD /run/netns/a eth0 "$(sconf brt 10.31.100.10/24 '"vlan":100,"preserveDefaultVlan":false')" a > /dev/null
 	cni bridge ADD /run/netns/b eth0 "$(sconf brt 10.31.200.10/24 '"vlan":200,"preserveDefaultVlan":false')" b > /dev/null
 	cni bridge ADD /run/netns/c eth0 "$(sconf brt 10.31.250.10/24 '"vlan":250,"preserveDefaultVlan":false')" c > /dev/null
-	R=$(cni bridge ADD /run/netns/t eth0 '{"cniVersion":"1.1.0","name":"tr","type":"bridge","bridge":"brt","vlanTrunk":[{"id":100},{"minID":200,"maxID":210}],"preserveDefaultVlan":false,"ipam":{}}' t)
-	[ "$(vlans $(hostveth "$R"))" = "100 $(seq -s ' ' 200 210) " ]
+	TC='{"cniVersion":"1.1.0","name":"tr","type":"bridge","bridge":"brt","vlanTrunk":[{"id":100},{"minID":200,"maxID":210}],"preserveDefaultVlan":false,"ipam":{}}'
+	R=$(cni bridge ADD /run/netns/t eth0 "$TC" t)
+	ht=$(hostveth "$R")
+	[ "$(vlans $ht)" = "100 $(seq -s ' ' 200 210) " ]
+	TCP=$(printf '%s' "$TC" | jq -c --argjson p "$R" '. + {prevResult: $p}')
+	cni bridge CHECK /run/netns/t eth0 "$TCP" t
+	bridge vlan del dev $ht vid 205
+	expect_fail cni bridge CHECK /run/netns/t eth0 "$TCP" t
+	[ "$(jget "$OUT" .msg)" = "bridge port $ht does not carry trunk vlan 205 tagged" ]
+	bridge vlan add dev $ht vid 205 untagged
+	expect_fail cni bridge CHECK /run/netns/t eth0 "$TCP" t
+	[ "$(jget "$OUT" .msg)" = "bridge port $ht does not carry trunk vlan 205 tagged" ]
+	bridge vlan add dev $ht vid 205
+	cni bridge CHECK /run/netns/t eth0 "$TCP" t
 	for v in 100 200 250; do
 		ip -n t link add link eth0 name eth0.$v type vlan id $v
 		ip -n t addr add 10.31.$v.1/24 dev eth0.$v
@@ -110,8 +138,8 @@ s_conf() {
 	ip link del brlongname1234
 }
 
-scenario "bridge vlan: access ports reach their own vlan only, PVID untagged, preserveDefaultVlan" s_access
-scenario "bridge vlan: trunk port carries tagged frames of its vlans only" s_trunk
+scenario "bridge vlan: access ports reach their own vlan only, PVID untagged, preserveDefaultVlan; CHECK sees the port VLANs" s_access
+scenario "bridge vlan: trunk port carries tagged frames of its vlans only; CHECK sees a trunk VID missing or untagged" s_trunk
 scenario "bridge vlan: isGateway with vlan puts the gateway on <bridge>.<vlan>" s_gateway
 scenario "bridge vlan: a gateway name too long is refused and rolled back" s_conf
 finish
