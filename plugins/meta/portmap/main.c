@@ -973,8 +973,10 @@ static int prune_hairpin_sources(struct cni_nft *nft, struct cni_error *err)
 		} else if (iv.lo.oom || iv.hi.oom || d.oom) {
 			ret = cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 		} else {
-			qsort(iv.hi.k, iv.hi.n, 16, key_cmp);
-			qsort(d.k, d.n, 16, key_cmp);
+			if (iv.hi.n)
+				qsort(iv.hi.k, iv.hi.n, 16, key_cmp);
+			if (d.n)
+				qsort(d.k, d.n, 16, key_cmp);
 			for (size_t i = 0; i < iv.lo.n; i++) {
 				const uint8_t *lo = iv.lo.k[i];
 				size_t h = first_after(&iv.hi, lo, true), j = first_after(&d, lo, false);
