@@ -678,6 +678,22 @@ static void split_content(char *c, const char **cid, const char **ifname)
 	}
 }
 
+/* A listing of the store's directory (its own descriptor), or NULL. */
+static DIR *open_root(struct ipam_store *s, struct cni_error *err)
+{
+	int dfd = openat(s->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "%s: cannot open", s->path);
+		return NULL;
+	}
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "%s: cannot list", s->path);
+		close(dfd);
+	}
+	return d;
+}
+
 /* Decide per address file whether to keep it (GC) */
 typedef bool (*keep_fn)(const char *cid, const char *ifname, void *ud);
 
@@ -687,14 +703,9 @@ static int scan_dir(struct ipam_store *s, keep_fn keep, void *ud, struct scan *o
 		    struct cni_error *err)
 {
 	memset(out, 0, sizeof(*out));
-	int dfd = openat(s->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "%s: cannot open", s->path);
-	_cleanup_dir_ DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "%s: cannot list", s->path);
-	}
+	_cleanup_dir_ DIR *d = open_root(s, err);
+	if (!d)
+		return -1;
 	struct dirent *de;
 	while ((errno = 0, de = readdir(d))) {
 		struct cni_ip ip;
@@ -1061,14 +1072,9 @@ static int scan_find(struct ipam_store *s, const char *cid, const char *ifname, 
 		     struct cni_error *err)
 {
 	memset(out, 0, sizeof(*out));
-	int dfd = openat(s->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "%s: cannot open", s->path);
-	_cleanup_dir_ DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "%s: cannot list", s->path);
-	}
+	_cleanup_dir_ DIR *d = open_root(s, err);
+	if (!d)
+		return -1;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		struct cni_ip ip;
