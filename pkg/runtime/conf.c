@@ -320,6 +320,18 @@ int cni_netconf_list_from_conf(const char *data, size_t len, struct cni_netconf_
 	return cni_netconf_list_parse(bytes, strlen(bytes), out, err);
 }
 
+/* A file's bytes and their JSON; 0, or -1 naming the file. */
+static int read_json_file(const char *path, char **data, size_t *len, json_t **o, struct cni_error *err)
+{
+	if (read_file(path, data, len, err) < 0)
+		return -1;
+	json_error_t je;
+	*o = json_loadb(*data, *len, 0, &je);
+	if (!*o)
+		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "error parsing configuration %s: %s", path, je.text);
+	return 0;
+}
+
 /* <dir>/<name>/<x>.conf plugin objects appended to the list. */
 static int load_dir_plugins(const char *dir, struct cni_netconf_list *l, struct cni_error *err)
 {
@@ -335,15 +347,9 @@ static int load_dir_plugins(const char *dir, struct cni_netconf_list *l, struct 
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		_cleanup_free_ char *data = NULL;
 		size_t len;
-		if ((rc = read_file(files[i], &data, &len, err)) < 0)
+		_cleanup_json_ json_t *o = NULL;
+		if ((rc = read_json_file(files[i], &data, &len, &o, err)) < 0)
 			break;
-		json_error_t je;
-		_cleanup_json_ json_t *o = json_loadb(data, len, 0, &je);
-		if (!o) {
-			rc = cni_errorf(err, CNI_ERR_INVALID_CONFIG, "error parsing configuration %s: %s", files[i],
-					je.text);
-			break;
-		}
 		rc = append_plugin(l, o, &cap, err);
 	}
 	strv_free(files, n);
@@ -400,15 +406,9 @@ int cni_netconf_list_load(const char *dir, const char *name, struct cni_netconf_
 	for (size_t i = 0; i < n && rc == 1; i++) {
 		_cleanup_free_ char *data = NULL;
 		size_t len;
-		if (read_file(files[i], &data, &len, err) < 0) {
+		_cleanup_json_ json_t *o = NULL;
+		if (read_json_file(files[i], &data, &len, &o, err) < 0) {
 			rc = -1;
-			break;
-		}
-		json_error_t je;
-		_cleanup_json_ json_t *o = json_loadb(data, len, 0, &je);
-		if (!o) {
-			rc = cni_errorf(err, CNI_ERR_INVALID_CONFIG, "error parsing configuration %s: %s", files[i],
-					je.text);
 			break;
 		}
 		json_t *nm = cj_get(o, "name");
