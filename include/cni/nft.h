@@ -104,6 +104,9 @@ enum { NFT_TYPE_VERDICT = 1, NFT_TYPE_IPADDR = 7, NFT_TYPE_IP6ADDR = 8, NFT_TYPE
        NFT_TYPE_INET_SERVICE = 13 };
 uint32_t nft_concat_type(const uint32_t *types, int n);
 
+/* A reference to set `name` of table cni_c (for element messages), or NULL. */
+struct nftnl_set *nft_set_ref(const char *name);
+
 /* Add an element to s. key_end may be NULL; data may be NULL; tag may be
  * NULL; timeout_ms/expire_ms 0 = not set. */
 int nft_elem_add(struct nftnl_set *s, const void *key, size_t keylen, const void *key_end, const void *data,

@@ -52,6 +52,12 @@ int cni_file_tmp_name(char *out, size_t len, const char *path)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+bool cni_file_is_tmp(const char *name)
+{
+	size_t l = strlen(name);
+	return l > 4 && !strcmp(name + l - 4, ".tmp");
+}
+
 int cni_file_replace(const char *path, const void *data, size_t len, bool sync, mode_t mode)
 {
 	char tmp[4200], dir[4200];

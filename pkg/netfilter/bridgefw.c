@@ -67,21 +67,11 @@ static struct nftnl_set *ifname_set_new(const char *name, uint32_t flags, uint32
 	return s;
 }
 
-static struct nftnl_set *set_ref(const char *name)
-{
-	struct nftnl_set *s = nftnl_set_alloc();
-	if (s) {
-		nftnl_set_set_str(s, NFTNL_SET_TABLE, CNI_NFT_TABLE);
-		nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-	}
-	return s;
-}
-
 /* Queue one element add (type NEWSETELEM) or removal (DESTROYSETELEM). */
 static int queue_elem(struct nft_batch *b, uint16_t type, uint16_t flags, const char *set, const void *key,
 		      size_t keylen, const char *tag)
 {
-	struct nftnl_set *s = set_ref(set);
+	struct nftnl_set *s = nft_set_ref(set);
 	if (!s || nft_elem_add(s, key, keylen, NULL, NULL, 0, type == NFT_MSG_NEWSETELEM ? tag : NULL, 0, 0) < 0) {
 		nftnl_set_free(s);
 		return -1;

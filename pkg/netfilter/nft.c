@@ -622,7 +622,7 @@ static int request(struct cni_nft *nft, struct nlmsghdr *req, int (*cb)(const st
 }
 
 /* A set of our table named `set`, as the key of a query message. */
-static struct nftnl_set *set_ref(const char *set)
+struct nftnl_set *nft_set_ref(const char *set)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	if (s) {
@@ -635,7 +635,7 @@ static struct nftnl_set *set_ref(const char *set)
 int nft_set_exists(struct cni_nft *nft, const char *set, struct cni_error *err)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nftnl_set *s = set_ref(set);
+	struct nftnl_set *s = nft_set_ref(set);
 	if (!s)
 		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, nft->family, NLM_F_ACK, ++nft->seq);
@@ -729,7 +729,7 @@ int nft_elem_get(struct cni_nft *nft, const char *set, const void *key, size_t k
 		 struct cni_error *err)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nftnl_set *s = set_ref(set);
+	struct nftnl_set *s = nft_set_ref(set);
 	if (!s)
 		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 	nft_elem_add(s, key, keylen, NULL, NULL, 0, NULL, 0, 0);
@@ -750,7 +750,7 @@ int nft_elem_dump(struct cni_nft *nft, const char *set, int (*cb)(void *arg, con
 		  void *arg, struct cni_error *err)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nftnl_set *s = set_ref(set);
+	struct nftnl_set *s = nft_set_ref(set);
 	if (!s)
 		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, nft->family, NLM_F_DUMP, ++nft->seq);

@@ -177,11 +177,9 @@ int nft_record_read(const char *path, struct nft_owned **el, size_t *n, json_t *
  * DESTROYSETELEM (no error when it is already gone). */
 static int queue_one(struct cni_nft *nft, struct nft_batch *b, const char *set, const struct nft_elem_info *e)
 {
-	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set *s = nft_set_ref(set);
 	if (!s)
 		return -1;
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, CNI_NFT_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
 	const void *data = e->datalen ? e->data : NULL;
 	const void *kend = e->key_endlen ? e->key_end : NULL;
 	int r;
@@ -298,8 +296,7 @@ int nft_gc_sets(struct cni_nft *nft, const char *const *sets, size_t nsets, cons
 			continue;
 		char path[4400];
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		size_t l = strlen(de->d_name);
-		if (l > 4 && !strcmp(de->d_name + l - 4, ".tmp")) {
+		if (cni_file_is_tmp(de->d_name)) {
 			/* a write's temporary name: exists for microseconds, so an
 			 * old one is a crash's leftover (GC holds no writer lock) */
 			struct stat st;

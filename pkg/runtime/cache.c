@@ -310,10 +310,9 @@ int cni_cache_list(const char *cache_dir, const char *net, struct cni_cache_entr
 		 * the entry itself is missing, so a GC DELs it (and the DEL
 		 * removes both names); a partial one (no O_TMPFILE) fails to
 		 * decode below and is skipped. */
-		size_t l = strlen(de->d_name);
-		if (l > 4 && !strcmp(de->d_name + l - 4, ".tmp")) {
+		if (cni_file_is_tmp(de->d_name)) {
 			char base[NAME_MAX + 1];
-			snprintf(base, sizeof(base), "%.*s", (int)(l - 4), de->d_name);
+			snprintf(base, sizeof(base), "%.*s", (int)(strlen(de->d_name) - 4), de->d_name);
 			if (faccessat(dirfd(d), base, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 				continue;
 		}

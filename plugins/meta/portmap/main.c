@@ -670,11 +670,9 @@ static int do_add(struct cni_call *c, const struct pm_conf *pcp)
 	for (size_t i = 0; i < n_ent; i++) {
 		struct entry *e = &ent[i];
 		bool set_ex = ex && (!pc.n_cond[e->family == AF_INET6] || !e->is_map || cond_ex[e->family == AF_INET6]);
-		struct nftnl_set *s = nftnl_set_alloc();
+		struct nftnl_set *s = nft_set_ref(e->o.set);
 		if (!s) 
 			return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
-		nftnl_set_set_str(s, NFTNL_SET_TABLE, CNI_NFT_TABLE);
-		nftnl_set_set_str(s, NFTNL_SET_NAME, e->o.set);
 		struct nft_elem_info info;
 		int r = set_ex ? nft_elem_get(nft, e->o.set, e->o.key, e->o.keylen, &info, err) : 0;
 		bool add = true;
@@ -699,11 +697,9 @@ static int do_add(struct cni_call *c, const struct pm_conf *pcp)
 				nft_elem_add(s, info.key, info.keylen, NULL, NULL, 0, NULL, 0, 0);
 				nftb_elems(&b, NFT_MSG_DESTROYSETELEM, s, 0);
 				nftnl_set_free(s);
-				s = nftnl_set_alloc();
+				s = nft_set_ref(e->o.set);
 				if (!s) 
 					return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
-				nftnl_set_set_str(s, NFTNL_SET_TABLE, CNI_NFT_TABLE);
-				nftnl_set_set_str(s, NFTNL_SET_NAME, e->o.set);
 			}
 		}
 		if (add) {
@@ -727,11 +723,9 @@ static int do_add(struct cni_call *c, const struct pm_conf *pcp)
 				return -1;
 			if (r == 1)
 				continue;
-			struct nftnl_set *s = nftnl_set_alloc();
+			struct nftnl_set *s = nft_set_ref(set);
 			if (!s) 
 				return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
-			nftnl_set_set_str(s, NFTNL_SET_TABLE, CNI_NFT_TABLE);
-			nftnl_set_set_str(s, NFTNL_SET_NAME, set);
 			nft_elem_add_prefix(s, srcs[i]);
 			nftb_elems(&b, NFT_MSG_NEWSETELEM, s, 0);
 			nftnl_set_free(s);
@@ -915,18 +909,11 @@ static int collect_key(void *arg, const struct nft_elem_info *e)
 	struct keys *ks = arg;
 	if (e->expiring || e->keylen > 16)
 		return 0;
-	if (ks->n == ks->cap) {
-		size_t ncap = ks->cap ? ks->cap * 2 : 64;
-		void *nk = realloc(ks->k, ncap * sizeof(*ks->k));
-		if (!nk) {
-			ks->oom = true;
-			return -1;
-		}
-		ks->k = nk;
-		ks->cap = ncap;
+	if (cni_grow((void **)&ks->k, &ks->cap, ks->n, sizeof(*ks->k)) < 0) {
+		ks->oom = true;
+		return -1;
 	}
-	memset(ks->k[ks->n], 0, 16);
-	memcpy(ks->k[ks->n], e->key, e->keylen);
+	memcpy(ks->k[ks->n], e->key, e->keylen); /* grown zeroed: v4 keys padded */
 	ks->n++;
 	return 0;
 }
@@ -984,13 +971,11 @@ static int prune_hairpin_sources(struct cni_nft *nft, struct cni_error *err)
 				bool used = !f && lo[0] == 127 ? d.n > 0 : j < d.n && (!hi || key_cmp(d.k[j], hi) < 0);
 				if (used)
 					continue;
-				struct nftnl_set *s = nftnl_set_alloc();
+				struct nftnl_set *s = nft_set_ref(src);
 				if (!s) {
 					ret = cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 					break;
 				}
-				nftnl_set_set_str(s, NFTNL_SET_TABLE, CNI_NFT_TABLE);
-				nftnl_set_set_str(s, NFTNL_SET_NAME, src);
 				nft_elem_add(s, lo, len, NULL, NULL, 0, NULL, 0, 0);
 				if (hi)
 					nft_elem_add_end(s, hi, len);
