@@ -505,6 +505,15 @@ int cnl_bridge_ensure(struct nl_sock *sk, const char *name, unsigned mtu, bool v
 			*err = e;
 			return -1;
 		}
+		/* A bridge we created does no DAD on its own link-local
+		 * address (added when the first port brings carrier): while
+		 * it is tentative the host sends no neighbour solicitation on
+		 * the bridge for forwarded packets, so inbound-first IPv6 to
+		 * its first containers waited ~2 s. Its MAC is random and
+		 * locally administered; a duplicate is not a real risk. Best
+		 * effort (IPv6 may be off). */
+		if (r == 0)
+			(void)cni_sysctl_writef("0", &e, "net/ipv6/conf/%s/accept_dad", name);
 		/* created, or created concurrently by another ADD */
 		if (cnl_link_query(sk, name, 0, out, err) < 0)
 			return -1;

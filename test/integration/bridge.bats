@@ -151,11 +151,28 @@ fake_ipam() {
 }
 
 @test "bridge: dual stack, IPv6 DAD off by default, enabledad waits for DAD" {
-	A=$(mkns a); B=$(mkns b)
+	A=$(mkns a); B=$(mkns b); O=$(mkns out)
 	IPAM="{\"type\":\"host-local\",\"dataDir\":\"$DATA\",\"ranges\":[[{\"subnet\":\"$NET4.0/24\"}],[{\"subnet\":\"$NET6::/64\"}]]}"
 	C=$(conf 1.0.0 '"isDefaultGateway":true' "$IPAM")
+	# an "outside" netns routed to the network through the host (links
+	# without DAD, so only the bridge's own start-up is under test)
+	OUT6=fd9e:$(printf %x 0x${TID:0:4}):$(printf %x 0x${TID:4:2})
+	ip link add o$TID type veth peer name eth0 netns nout-$TID
+	on_cleanup "ip link del o$TID"
+	sysctl -qw net.ipv6.conf.o$TID.accept_dad=0
+	ip netns exec nout-$TID sysctl -qw net.ipv6.conf.eth0.accept_dad=0
+	ip addr add $OUT6::1/64 dev o$TID nodad; ip link set o$TID up
+	ip -n nout-$TID addr add $OUT6::2/64 dev eth0 nodad; ip -n nout-$TID link set eth0 up
+	ip -n nout-$TID route add $NET6::/64 via $OUT6::1
 	run cni bridge ADD "$A" eth0 "$C" ca-$TID
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	# Inbound-first IPv6 right after the ADD that created the bridge. With
+	# DAD on the bridge's own link-local address (the kernel default, and
+	# the reference) the host sends no neighbour solicitation for forwarded
+	# packets until DAD is over: the first reply took ~2 s.
+	ip netns exec nout-$TID ping -6 -n -i 0.05 -c1 -w1 "$NET6::2"
+	[ "$(cat /proc/sys/net/ipv6/conf/$BR/accept_dad)" = 0 ]
+	! ip -6 addr show dev "$BR" scope link | grep -q tentative
 	[ "$(json_get "$output" '.ips|length')" = 2 ]
 	[ "$(json_get "$output" '.ips[1].address')" = "$NET6::2/64" ]
 	[ "$(ip netns exec na-$TID cat /proc/sys/net/ipv6/conf/eth0/accept_dad)" = 0 ]
