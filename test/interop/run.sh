@@ -24,6 +24,12 @@
 # $W/state (CNI_C_STATE_DIR), the caches live in $W/cache: nothing under
 # /var/lib/cni is touched. A scenario whose plugins are not built yet is
 # reported as skipped, naming them.
+# Mixed chains: <name>.ref lists plugin types taken from the reference suite
+# ($REF_CNI, default /usr/lib/cni, Debian's containernetworking-plugins), as on
+# a node where only some binaries were swapped; CNI_PATH is then ours first,
+# the reference second. Optional hooks, bash, with W, NET, NET3, NSNAME:
+# <name>.setup before the first ADD, <name>.left after every DEL (extra
+# "nothing left" checks), <name>.cleanup at the end (also on failure).
 # Then a recorder plugin proves DEL gets the other tool's cached result as
 # prevResult. Needs root (network namespaces); skips without go or root.
 # ONLY=<glob> limits the scenarios (e.g. ONLY=bridge-portmap).
@@ -32,6 +38,7 @@ cd "$(dirname "$0")/../.."
 REPO=$PWD
 BIN=${BIN:-$REPO/bin}
 PLUGINS=${INTEROP_BIN:-$BIN}
+REF=${REF_CNI:-/usr/lib/cni}
 OUT=$REPO/build/interop
 DRIVER=$OUT/libcni-driver
 mkdir -p "$OUT"
@@ -84,7 +91,14 @@ PEERNS=""
 BR=""
 PARENT=""
 GC_CONF=""
+HOOKS="" # scenario base path while its hooks may run
+hook() { # name: run <scenario>.<name> if there is one
+	[ -n "$HOOKS" ] && [ -f "$HOOKS.$1" ] || return 0
+	env W="$W" NET="$NET" NET3="${NET3:-}" NSNAME="$NSNAME" bash -c "set -e; . '$HOOKS.$1'"
+}
 cleanup() {
+	hook cleanup >/dev/null 2>&1
+	HOOKS=""
 	# network-level objects (masquerade sets/rules of the network) go with a
 	# GC that keeps nothing, sent straight to each plugin of the list
 	if [ -n "$GC_CONF" ] && [ -f "$GC_CONF" ]; then
@@ -134,6 +148,7 @@ leftovers() {
 	l=$(nft -j list table inet cni_c 2>/dev/null | jq -r --arg n "$NET/" '.nftables[] | (.set // .map) | select(.) |
 		.elem // [] | .[] | (if type == "array" then .[0] else . end) | .elem.comment? // empty | select(startswith($n))')
 	[ -z "$l" ] || { echo "nft elements left: $l"; bad=1; }
+	hook left || bad=1
 	return $bad
 }
 
@@ -157,11 +172,31 @@ run_scenario() { # file version
 	conf=$W/net.d/$sc.conflist
 	subst "$f" > "$conf"
 	GC_CONF=$conf
-	local net=i$id
+	local net=i$id path=$PLUGINS refs=""
+	NET=$net NET3=$net3
+	[ -f "$base.ref" ] && refs=$(cat "$base.ref")
 	types=$(jq -r '.plugins[] | .type, (.ipam.type // empty)' "$conf" | sort -u)
-	for tp in $types; do [ -x "$PLUGINS/$tp" ] || missing="$missing $tp"; done
+	for tp in $types; do
+		case " $refs " in *" $tp "*) continue ;; esac
+		[ -x "$PLUGINS/$tp" ] || missing="$missing $tp"
+	done
 	if [ -n "$missing" ]; then
 		skipped "$sc" "plugins not built yet:$missing"
+		cleanup
+		return
+	fi
+	if [ -n "$refs" ]; then
+		for tp in $refs; do [ -x "$REF/$tp" ] || missing="$missing $tp"; done
+		if [ -n "$missing" ]; then
+			skipped "$sc" "reference plugins not in $REF:$missing (apt-get install containernetworking-plugins)"
+			cleanup
+			return
+		fi
+		path=$PLUGINS:$REF
+	fi
+	HOOKS=$base
+	if ! hook setup; then
+		notok "$sc: scenario set-up hook"
 		cleanup
 		return
 	fi
@@ -169,7 +204,7 @@ run_scenario() { # file version
 		PARENT=cnip$id PEERNS=cniip-$id
 	fi
 	(
-		export CNI_PATH=$PLUGINS NETCONFPATH=$W/net.d CNI_CACHE_DIR=$W/cache CNI_C_STATE_DIR=$W/state NSNAME NS
+		export CNI_PATH=$path NETCONFPATH=$W/net.d CNI_CACHE_DIR=$W/cache CNI_C_STATE_DIR=$W/state NSNAME NS
 		unset CNI_ARGS CAP_ARGS CNI_IFNAME
 		[ -f "$base.env" ] && { subst "$base.env" > "$W/env"; . "$W/env"; }
 		ip netns add "$NSNAME" || exit 1
@@ -184,7 +219,6 @@ run_scenario() { # file version
 		CACHE=$W/cache/results/$net-$CID-eth0
 		local verify=$base.verify check_ok=false
 		ver_ge "$ver" 0.4.0 && check_ok=true
-		NET=$net
 		verify() { # phase result-file
 			[ -f "$verify" ] || return 0
 			t "$sc: kernel state and traffic after $1 ADD" env RESULT="$(cat "$2")" NSNAME="$NSNAME" PEERNS="$PEERNS" \
