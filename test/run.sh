@@ -14,9 +14,17 @@ mkdir -p "$(dirname "$LOG")"
 export BIN=${BIN:-$REPO/bin}
 
 suite() { # name, command...
-	local name=$1; shift
+	local name=$1 out rc; shift
 	echo "# ==== $name" | tee -a "$LOG"
-	"$@" 2>&1 | tee -a "$LOG" | grep -E '^(not ok|ok|#   )' | grep -Ev '^ok .*' || true
+	out=$(mktemp)
+	"$@" 2>&1 | tee "$out" | tee -a "$LOG" | grep -E '^(not ok|ok|#   )' | grep -Ev '^ok .*'
+	rc=${PIPESTATUS[0]}
+	# a suite that dies (a sanitizer abort, a crash) stops printing results:
+	# its exit status must still count as a failure
+	if [ "$rc" != 0 ] && ! grep -q '^not ok' "$out"; then
+		echo "not ok 1 - $name: exited with status $rc before reporting all its results" | tee -a "$LOG"
+	fi
+	rm -f "$out"
 }
 
 suite "unit" "$UNIT_BIN"
