@@ -96,4 +96,12 @@ int cni_file_remove(const char *path);
 int cni_file_tmp_name(char *out, size_t len, const char *path); /* "<path>.tmp"; 0 or -ENAMETOOLONG */
 bool cni_file_is_tmp(const char *name); /* ends in ".tmp" */
 
+/* Allowlist patterns in RE2 syntax (pkg/cni/regex.c: the subset it takes
+ * is listed there; anything else fails to compile, *why saying what). */
+struct cni_regex;
+struct cni_regex *cni_regex_compile(const char *pattern, const char **why);
+/* unanchored, as Go's MatchString */
+bool cni_regex_search(const struct cni_regex *re, const char *s);
+void cni_regex_free(struct cni_regex *re);
+
 #endif

@@ -212,3 +212,71 @@ TEST(file_replace_and_remove)
 	CHECK_INT(cni_file_replace(bad, "x", 1, false, 0600), -ENOENT);
 	CHECK(rmdir(dir) == 0); /* nothing else was created */
 }
+
+/* pattern, subject, expected: 1 match, 0 no match */
+static int re_match(const char *pat, const char *s)
+{
+	const char *why = NULL;
+	struct cni_regex *re = cni_regex_compile(pat, &why);
+	if (!re) {
+		printf("#   pattern \"%s\" refused: %s\n", pat, why);
+		return -1;
+	}
+	int r = cni_regex_search(re, s);
+	cni_regex_free(re);
+	return r;
+}
+
+TEST(regex_allowlist_subset)
+{
+	/* the reference's documented allowlist shapes */
+	CHECK_INT(re_match("^net\\.ipv4\\.conf\\.IFNAME\\.[a-z_]*$", "net.ipv4.conf.IFNAME.arp_filter"), 1);
+	CHECK_INT(re_match("^net\\.ipv4\\.conf\\.IFNAME\\.[a-z_]*$", "net.ipv4.conf.eth0.arp_filter"), 0);
+	CHECK_INT(re_match("^net\\.ipv4\\.conf\\.IFNAME\\.[a-z_]*$", "net.ipv4.conf.IFNAME.x.y"), 0);
+	CHECK_INT(re_match("^net\\.ipv4\\.ping_group_range$", "net.ipv4.ping_group_range"), 1);
+	CHECK_INT(re_match("^net\\.ipv4\\.ping_group_range$", "net.ipv4.ping_group_rangeX"), 0);
+	/* unanchored search, as Go's MatchString */
+	CHECK_INT(re_match("ipv6", "net.ipv6.conf.all.forwarding"), 1);
+	CHECK_INT(re_match("ipv6$", "net.ipv6.conf"), 0);
+	CHECK_INT(re_match("", "anything"), 1);
+	/* . escapes, classes, negation, perl classes, posix classes */
+	CHECK_INT(re_match("^a.c$", "abc"), 1);
+	CHECK_INT(re_match("^a\\.c$", "abc"), 0);
+	CHECK_INT(re_match("^[^0-9]+$", "abc"), 1);
+	CHECK_INT(re_match("^[^0-9]+$", "ab1"), 0);
+	CHECK_INT(re_match("^\\d{2,3}$", "12"), 1);
+	CHECK_INT(re_match("^\\d{2,3}$", "1234"), 0);
+	CHECK_INT(re_match("^\\d{2}$", "1"), 0);
+	CHECK_INT(re_match("^\\w+\\s\\S$", "a_1 x"), 1);
+	CHECK_INT(re_match("^[[:alpha:]_]+$", "ab_c"), 1);
+	CHECK_INT(re_match("^[[:alpha:]_]+$", "ab-c"), 0);
+	CHECK_INT(re_match("^[a\\-z]+$", "a-z"), 1);
+	CHECK_INT(re_match("^[]a]+$", "]a"), 1);
+	/* groups, alternation, repetition of groups, lazy */
+	CHECK_INT(re_match("^net\\.(ipv4|ipv6)\\.conf\\.(all|default)\\.forwarding$", "net.ipv6.conf.default.forwarding"), 1);
+	CHECK_INT(re_match("^net\\.(ipv4|ipv6)\\.conf\\.(all|default)\\.forwarding$", "net.ipv5.conf.all.forwarding"), 0);
+	CHECK_INT(re_match("^(?:ab)+$", "ababab"), 1);
+	CHECK_INT(re_match("^(?:ab)+$", "ababa"), 0);
+	CHECK_INT(re_match("^(a|ab)(c|bcd)$", "abcd"), 1);
+	CHECK_INT(re_match("^(a*)*$", "aaaa"), 1);
+	CHECK_INT(re_match("^(a*)*b$", "aaaa"), 0);
+	CHECK_INT(re_match("^a+?b$", "aaab"), 1);
+	CHECK_INT(re_match("^x{2,}$", "xxxxx"), 1);
+	CHECK_INT(re_match("^a{,2}$", "a{,2}"), 1); /* not a repeat: literal, as RE2 */
+	CHECK_INT(re_match("^(a|)$", ""), 1);
+	/* a pathological pattern ends on the step budget instead of hanging */
+	CHECK_INT(re_match("^(a|a)*b$", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), 0);
+	/* refused, with a reason */
+	const char *why = NULL;
+	CHECK(!cni_regex_compile("a**", &why) && why);
+	CHECK(!cni_regex_compile("(ab", &why) && why);
+	CHECK(!cni_regex_compile("ab)", &why) && why);
+	CHECK(!cni_regex_compile("[ab", &why) && why);
+	CHECK(!cni_regex_compile("\\1", &why) && why);
+	CHECK(!cni_regex_compile("\\bword", &why) && why);
+	CHECK(!cni_regex_compile("(?i)x", &why) && why);
+	CHECK(!cni_regex_compile("*a", &why) && why);
+	CHECK(!cni_regex_compile("a{3,2}", &why) && why);
+	CHECK(!cni_regex_compile("[z-a]", &why) && why);
+	CHECK(!cni_regex_compile("[[:nope:]]", &why) && why);
+}
