@@ -60,6 +60,7 @@ struct cnl_link {
 	int link_netnsid;     /* -1 when the peer is in the same netns */
 	uint8_t operstate;    /* IF_OPER_* */
 	unsigned promiscuity;
+	unsigned txqlen;      /* IFLA_TXQLEN */
 	int brport_state;     /* BR_STATE_* when a bridge port, else -1 */
 	int brport_hairpin;   /* -1 unknown */
 	int brport_isolated;  /* -1 unknown */
@@ -99,6 +100,8 @@ int cnl_link_rename(struct nl_sock *sk, int ifindex, const char *name, struct cn
 /* Move to the netns of nsfd (the link leaves this socket's namespace). */
 int cnl_link_set_netns(struct nl_sock *sk, int ifindex, int nsfd, struct cni_error *err);
 int cnl_link_set_promisc(struct nl_sock *sk, int ifindex, bool on, struct cni_error *err);
+int cnl_link_set_allmulti(struct nl_sock *sk, int ifindex, bool on, struct cni_error *err);
+int cnl_link_set_txqlen(struct nl_sock *sk, int ifindex, unsigned qlen, struct cni_error *err);
 /* IN6_ADDR_GEN_MODE_*; the kernel takes it only before the link has an
  * IPv6 link-local address (set it while down or without carrier). */
 /* One IPv4 per-device setting (IPV4_DEVCONF_*, e.g. ARP_NOTIFY), set with

@@ -153,6 +153,8 @@ static int parse_link(const struct nlmsghdr *h, void *arg)
 		l->operstate = nla_get_u8(tb[IFLA_OPERSTATE]);
 	if (tb[IFLA_PROMISCUITY])
 		l->promiscuity = nla_get_u32(tb[IFLA_PROMISCUITY]);
+	if (tb[IFLA_TXQLEN])
+		l->txqlen = nla_get_u32(tb[IFLA_TXQLEN]);
 	if (tb[IFLA_LINKINFO]) {
 		struct nlattr *li[IFLA_INFO_MAX + 1];
 		if (nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0) {
@@ -318,6 +320,23 @@ int cnl_link_set_promisc(struct nl_sock *sk, int ifindex, bool on, struct cni_er
 		return CNL_OOM(err);
 	return cnl_do(sk, m, NULL, NULL, err, "failed to set promiscuous mode %s on link %d", on ? "on" : "off",
 		      ifindex);
+}
+
+int cnl_link_set_allmulti(struct nl_sock *sk, int ifindex, bool on, struct cni_error *err)
+{
+	_cleanup_msg_ struct nl_msg *m = setlink_msg(ifindex, on ? IFF_ALLMULTI : 0, IFF_ALLMULTI);
+	if (!m)
+		return CNL_OOM(err);
+	return cnl_do(sk, m, NULL, NULL, err, "failed to set all-multicast mode %s on link %d", on ? "on" : "off",
+		      ifindex);
+}
+
+int cnl_link_set_txqlen(struct nl_sock *sk, int ifindex, unsigned qlen, struct cni_error *err)
+{
+	_cleanup_msg_ struct nl_msg *m = setlink_msg(ifindex, 0, 0);
+	if (!m || nla_put_u32(m, IFLA_TXQLEN, qlen) < 0)
+		return CNL_OOM(err);
+	return cnl_do(sk, m, NULL, NULL, err, "failed to set transmit queue length %u on link %d", qlen, ifindex);
 }
 
 int cnl_link_set_addrgenmode(struct nl_sock *sk, int ifindex, uint8_t mode, struct cni_error *err)
