@@ -26,8 +26,8 @@
 # reported as skipped, naming them.
 # Mixed chains: <name>.ref lists plugin types taken from the reference suite
 # ($REF_CNI, default /usr/lib/cni, Debian's containernetworking-plugins), as on
-# a node where only some binaries were swapped; CNI_PATH is then ours first,
-# the reference second. Optional hooks, bash, with W, NET, NET3, NSNAME:
+# a node where only some binaries were swapped: CNI_PATH is then a directory
+# of links, each type to ours or to the reference's. Optional hooks, bash, with W, NET, NET3, NSNAME:
 # <name>.setup before the first ADD, <name>.left after every DEL (extra
 # "nothing left" checks), <name>.cleanup at the end (also on failure).
 # Then a recorder plugin proves DEL gets the other tool's cached result as
@@ -192,7 +192,12 @@ run_scenario() { # file version
 			cleanup
 			return
 		fi
-		path=$PLUGINS:$REF
+		# a plugin directory as on that node: each type ours or theirs
+		mkdir -p "$W/bin"
+		for tp in $types; do
+			case " $refs " in *" $tp "*) ln -s "$REF/$tp" "$W/bin/$tp" ;; *) ln -s "$PLUGINS/$tp" "$W/bin/$tp" ;; esac
+		done
+		path=$W/bin
 	fi
 	HOOKS=$base
 	if ! hook setup; then
