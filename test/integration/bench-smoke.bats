@@ -39,7 +39,7 @@ teardown() { teardown_common; }
 	grep -q '^## Targets' "$OUT/report.md"
 	grep -Eq '^\| 1 \| libcni \(n=[0-9]+/[0-9]+\) \| [0-9]' "$OUT/report.md"
 	grep -q '^## host-local alone' "$OUT/report.md"
-	if command -v gnuplot >/dev/null; then [ -s "$OUT/add-latency.svg" ] && [ -s "$OUT/add-latency.png" ]; fi
+	if command -v gnuplot >/dev/null; then [ -s "$OUT/add-latency.svg" ]; [ -s "$OUT/add-latency.png" ]; fi
 	# nothing of the run stays behind
 	[ -z "$(ls /run/netns | grep -E "^(cbh?|f)$RID" || true)" ]
 }

@@ -89,7 +89,7 @@ fake_ipam() {
 	[ "$status" -eq 0 ]
 	[ "$(ports)" = 0 ]
 	[ "$(leases)" = 0 ]
-	! ip -n na-$TID link show eth0
+	! ip -n na-$TID link show eth0 || false
 	# the bridge and its gateway address stay (as the reference)
 	ip addr show "$BR" | grep -q "$NET4.1/24"
 }
@@ -143,7 +143,7 @@ fake_ipam() {
 	run cni bridge ADD "$A" eth0 "$C"
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	ip addr show "$BR" | grep -q "$NET4.1/24"
-	! ip addr show "$BR" | grep -q "$NET4.77/24"
+	! ip addr show "$BR" | grep -q "$NET4.77/24" || false
 	[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ]
 	ip netns exec na-$TID ping -c1 -W2 "$NET4.1"
 	run cni bridge DEL "$A" eth0 "$C"
@@ -172,22 +172,22 @@ fake_ipam() {
 	# packets until DAD is over: the first reply took ~2 s.
 	ip netns exec nout-$TID ping -6 -n -i 0.05 -c1 -w1 "$NET6::2"
 	[ "$(cat /proc/sys/net/ipv6/conf/$BR/accept_dad)" = 0 ]
-	! ip -6 addr show dev "$BR" scope link | grep -q tentative
+	! ip -6 addr show dev "$BR" scope link | grep -q tentative || false
 	[ "$(json_get "$output" '.ips|length')" = 2 ]
 	[ "$(json_get "$output" '.ips[1].address')" = "$NET6::2/64" ]
 	[ "$(ip netns exec na-$TID cat /proc/sys/net/ipv6/conf/eth0/accept_dad)" = 0 ]
 	ip addr show "$BR" | grep -q "$NET6::1/64"
 	# the gateway address is usable at once (no DAD on it)
-	! ip -6 addr show dev "$BR" | grep "$NET6::1/64" | grep -q tentative
+	! ip -6 addr show dev "$BR" | grep "$NET6::1/64" | grep -q tentative || false
 	ip -n na-$TID -6 route show default | grep -q "via $NET6::1"
-	! ip -n na-$TID -6 addr show dev eth0 | grep -q tentative
+	! ip -n na-$TID -6 addr show dev eth0 | grep -q tentative || false
 	ip netns exec na-$TID ping -6 -c1 -W2 "$NET6::1"
 	ip netns exec na-$TID ping -c1 -W2 "$NET4.1"
 	C2=$(conf 1.0.0 '"isDefaultGateway":true,"enabledad":true' "$IPAM")
 	run cni bridge ADD "$B" eth0 "$C2" cb-$TID
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	[ "$(ip netns exec nb-$TID cat /proc/sys/net/ipv6/conf/eth0/accept_dad)" = 1 ]
-	! ip -n nb-$TID -6 addr show dev eth0 | grep -q tentative
+	! ip -n nb-$TID -6 addr show dev eth0 | grep -q tentative || false
 	ip netns exec nb-$TID ping -6 -c1 -W2 "$NET6::2"
 	cni bridge DEL "$A" eth0 "$C" ca-$TID
 	cni bridge DEL "$B" eth0 "$C2" cb-$TID
@@ -211,7 +211,7 @@ fake_ipam() {
 	C=$(conf 1.0.0 '"disableContainerInterface":true' '{}')
 	run cni bridge ADD "$B" eth0 "$C"
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
-	! ip -n nb-$TID -j link show eth0 | jq -e '.[0].flags|index("UP")'
+	! ip -n nb-$TID -j link show eth0 | jq -e '.[0].flags|index("UP")' || false
 	cni bridge DEL "$B" eth0 "$C"
 	C=$(conf 1.0.0 '"disableContainerInterface":true')
 	run cni bridge ADD "$B" eth0 "$C"
@@ -233,7 +233,7 @@ fake_ipam() {
 	[ "$status" -eq 0 ]
 	ip netns exec na-$TID ping -c1 -W2 "$NET4.1"
 	ip netns exec nb-$TID ping -c1 -W2 "$NET4.1"
-	! ip netns exec na-$TID ping -c1 -W1 "$NET4.3"
+	! ip netns exec na-$TID ping -c1 -W1 "$NET4.3" || false
 	cni bridge DEL "$A" eth0 "$C" ca-$TID
 	cni bridge DEL "$B" eth0 "$C" cb-$TID
 	C=$(conf 1.0.0 '"promiscMode":true')
@@ -376,7 +376,7 @@ fake_ipam() {
 	[ "$(leases)" = 0 ]
 	[ "$(ports)" = 0 ]
 	[ "$(peers)" = 0 ]
-	! ip -n na-$TID link show eth0
+	! ip -n na-$TID link show eth0 || false
 	# CNI_IFNAME taken in the container
 	ip -n na-$TID link add eth0 type bridge
 	C=$(conf 1.0.0)
@@ -561,7 +561,7 @@ internal_marks() {
 	run cni bridge ADD "$N" eth0 "$CN" cn-$TID
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	internal_marks | grep -qx "$BR"
-	! internal_marks | grep -qx "$BR2"
+	! internal_marks | grep -qx "$BR2" || false
 	# CHECK sees the mark
 	run cni bridge CHECK "$A" eth0 "$(printf '%s' "$C" | jq -c ". + {prevResult: $P}")" ca-$TID
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
@@ -581,17 +581,17 @@ internal_marks() {
 	# the internal one does not, even with a route added by hand, both ways
 	ip -n na-$TID route add $OUT.0/24 via $NET4.1
 	ip -n na-$TID route add $OUT6::/64 via $NET6::1
-	! ip netns exec na-$TID ping -c1 -W1 "$OUT.2"
-	! ip netns exec nout-$TID ping -c1 -W1 "$NET4.2"
-	! ip netns exec na-$TID ping -c1 -W1 "$OUT6::2"
-	! ip netns exec nout-$TID ping -c1 -W1 "$NET6::2"
+	! ip netns exec na-$TID ping -c1 -W1 "$OUT.2" || false
+	! ip netns exec nout-$TID ping -c1 -W1 "$NET4.2" || false
+	! ip netns exec na-$TID ping -c1 -W1 "$OUT6::2" || false
+	! ip netns exec nout-$TID ping -c1 -W1 "$NET6::2" || false
 	# nor to the other bridge's containers, both ways
 	ip -n na-$TID route add $NETN.0/24 via $NET4.1
 	ip -n na-$TID route add $NETN6::/64 via $NET6::1
-	! ip netns exec na-$TID ping -c1 -W1 "$NETN.2"
-	! ip netns exec nn-$TID ping -c1 -W1 "$NET4.2"
-	! ip netns exec na-$TID ping -c1 -W1 "$NETN6::2"
-	! ip netns exec nn-$TID ping -c1 -W1 "$NET6::2"
+	! ip netns exec na-$TID ping -c1 -W1 "$NETN.2" || false
+	! ip netns exec nn-$TID ping -c1 -W1 "$NET4.2" || false
+	! ip netns exec na-$TID ping -c1 -W1 "$NETN6::2" || false
+	! ip netns exec nn-$TID ping -c1 -W1 "$NET6::2" || false
 
 	# DEL keeps the mark while the bridge exists (other containers use it)
 	run cni bridge DEL "$A" eth0 "$C" ca-$TID
@@ -606,7 +606,7 @@ internal_marks() {
 	# ...and a GC after the bridge is gone removes it
 	ip link del "$BR"
 	printf '%s' "$GCC" | CNI_COMMAND=GC CNI_PATH=$CNI_PATH $BIN/bridge
-	! internal_marks | grep -qx "$BR"
+	! internal_marks | grep -qx "$BR" || false
 	# a re-created internal bridge of that name is marked again (stale mark replaced)
 	run cni bridge ADD "$A" eth0 "$C" ca-$TID
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
@@ -639,7 +639,7 @@ spoof_elems() {
 	# forged source MAC: dropped at the bridge
 	ip -n na-$TID link set eth0 address 02:42:de:ad:be:ef
 	ip -n na-$TID neigh flush dev eth0
-	! ip netns exec na-$TID ping -c1 -W1 "$NET4.1"
+	! ip netns exec na-$TID ping -c1 -W1 "$NET4.1" || false
 	# and CHECK reports the changed MAC
 	run cni bridge CHECK "$A" eth0 "$(printf '%s' "$C" | jq -c ". + {prevResult: $P}")" ca-$TID
 	[ "$status" -ne 0 ]

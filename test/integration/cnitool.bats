@@ -287,7 +287,7 @@ THREE='"plugins":[
 	[ "$status" -eq 0 ]
 	[ "$(grep DEL "$FAKE_REC/log" | tr '\n' ,)" = "fake-c DEL,fake-b DEL,fake-a DEL," ]
 	[ "$(env_of fake-a DEL CNI_CONTAINERID)" = "$CID" ]
-	[ ! -e "$f.tmp" ] && [ ! -e "$f" ]
+	[ ! -e "$f.tmp" ]; [ ! -e "$f" ]
 	# a leftover next to a live entry is not listed twice, and DEL takes both
 	"$BIN/cnitool" add "$NET" "$NS" >/dev/null
 	cp "$f" "$f.tmp"
@@ -295,13 +295,13 @@ THREE='"plugins":[
 	CNI_VALID_ATTACHMENTS='[]' run "$BIN/cnitool" gc "$NET"
 	[ "$status" -eq 0 ]
 	[ "$(grep -c 'fake-a DEL' "$FAKE_REC/log")" = 1 ]
-	[ ! -e "$f.tmp" ] && [ ! -e "$f" ]
+	[ ! -e "$f.tmp" ]; [ ! -e "$f" ]
 	# a partial one (written without O_TMPFILE) is not an attachment
 	printf '{"kind":"cniCacheV1","containerId":' > "$f.tmp"
 	reset_rec
 	CNI_VALID_ATTACHMENTS='[]' run "$BIN/cnitool" gc "$NET"
 	[ "$status" -eq 0 ]
-	! grep -q DEL "$FAKE_REC/log"
+	! grep -q DEL "$FAKE_REC/log" || false
 	rm -f "$f.tmp"
 }
 
@@ -419,6 +419,6 @@ THREE='"plugins":[
 	run "$BIN/cnitool" del "$NET" "$NS"
 	[ "$status" -eq 0 ]
 	[ ! -e "$TMP/ipam/$NET/$PFX.42" ]
-	! ip -n "cnic-$TID" link show eth0
+	! ip -n "cnic-$TID" link show eth0 || false
 	[ ! -e "$(cache_file "$NET")" ]
 }

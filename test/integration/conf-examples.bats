@@ -17,7 +17,7 @@ teardown() {
 	[ -f "$CLEANUP.first" ] && tac "$CLEANUP.first" >> "$CLEANUP"
 	teardown_common
 	# the network must not outlive the test in table inet cni_c
-	! nft list table inet cni_c 2>/dev/null | grep -q "_ex$TID "
+	! nft list table inet cni_c 2>/dev/null | grep -q "_ex$TID " || false
 }
 
 # rewrite FILE -> $NETCONFPATH/x.conflist; prints the network name
@@ -86,7 +86,7 @@ del_example() {
 		run "$BIN/cnitool" add "ex$TID" "/run/netns/cy-$TID"
 	echo "$output"; [ "$status" -eq 0 ]
 	ip netns exec "cy-$TID" ping -c1 -W2 "$GW"
-	! ip netns exec "cy-$TID" ping -c1 -W1 "$first"
+	! ip netns exec "cy-$TID" ping -c1 -W1 "$first" || false
 	run "$BIN/cnitool" del "ex$TID" "/run/netns/cy-$TID"; [ "$status" -eq 0 ]
 	del_example
 }
@@ -94,8 +94,8 @@ del_example() {
 @test "30-internal: no default route, no masquerade element, gateway reachable" {
 	run_example 30-internal.conflist
 	ip netns exec "cx-$TID" ping -c1 -W2 "$GW"
-	! ip -n "cx-$TID" route | grep -q '^default'
-	! nft -j list table inet cni_c 2>/dev/null | grep -q "ex$TID/"
+	! ip -n "cx-$TID" route | grep -q '^default' || false
+	! nft -j list table inet cni_c 2>/dev/null | grep -q "ex$TID/" || false
 	del_example
 }
 

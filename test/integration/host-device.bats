@@ -35,14 +35,14 @@ ip_files() { ls "$DATA/hd$TID" 2>/dev/null | grep -c '^[0-9]' || true; }
 	[ "$(json_get "$output" '.interfaces[0].name')" = net1 ]
 	[ "$(json_get "$output" '.interfaces[0].mac')" = "$MAC" ]
 	[ "$(json_get "$output" '.dns.search[0]')" = example.test ]
-	! ip link show $D
+	! ip link show $D || false
 	[ "$(ip -n hda$TID -j link show net1 | jq -r '.[0].ifalias')" = $D ]
 	ip netns exec hda$TID ping -c1 -W2 $SUBPFX.1
 	run cni host-device DEL $NSA net1 "$C"
 	[ "$status" -eq 0 ]
 	ip link show $D
 	[ "$(ip -j link show $D | jq -r '.[0].ifalias // ""')" = "" ]
-	! ip -n hda$TID link show net1
+	! ip -n hda$TID link show net1 || false
 	[ "$(ip_files)" = 0 ]
 	run cni host-device DEL $NSA net1 "$C"
 	[ "$status" -eq 0 ]
@@ -79,7 +79,7 @@ ip_files() { ls "$DATA/hd$TID" 2>/dev/null | grep -c '^[0-9]' || true; }
 	[ "$status" -ne 0 ]
 	ip link show $D
 	[ "$(ip -j link show $D | jq -r '.[0].ifalias // ""')" = "" ]
-	! ip -n hda$TID link show net1
+	! ip -n hda$TID link show net1 || false
 	[ "$(ip_files)" = 0 ]
 	# the name is taken in the container: the device stays on the host
 	ip -n hda$TID link add net1 type veth peer name hdx$TID
@@ -102,7 +102,7 @@ ip_files() { ls "$DATA/hd$TID" 2>/dev/null | grep -c '^[0-9]' || true; }
 	run cni host-device DEL $NSA net1 "$C"
 	[ "$status" -eq 0 ]
 	ip link show $D
-	! ip link show net1
+	! ip link show net1 || false
 	[ "$(ip_files)" = 0 ]
 }
 

@@ -64,7 +64,7 @@ kill_add() {
 	run hl DEL eth0 "$(conf "$R24")"
 	[ "$status" -eq 0 ]
 	[ -z "$(ip_files)" ]
-	[ -f "$DIR/lock" ] && [ -f "$DIR/last_reserved_ip.0" ]
+	[ -f "$DIR/lock" ]; [ -f "$DIR/last_reserved_ip.0" ]
 }
 
 @test "host-local: result in every version; >1 address per family refused before 0.3.0" {
@@ -263,7 +263,7 @@ kill_add() {
 	for i in $(seq 64); do first_ip "$(cat "$TMP/out.$i")"; done | sort > "$TMP/ips"
 	[ "$(wc -l < "$TMP/ips")" = 64 ]
 	[ "$(sort -u "$TMP/ips" | wc -l)" = 64 ]
-	! grep -q null "$TMP/ips"
+	! grep -q null "$TMP/ips" || false
 	[ "$(ip_files | wc -l)" = 64 ]
 	# every file is complete and names its own container
 	for f in $(ip_files); do [[ "$(cat "$DIR/$f")" == p*$'\r\n'eth0 ]]; done
@@ -346,7 +346,7 @@ kill_add() {
 	run cni host-local GC "" "" "$(printf '%s' "$c" | jq -c '.["cni.dev/attachments"]=[]')"
 	[ "$status" -eq 0 ]
 	[ -z "$(ip_files)" ]
-	[ -f "$DIR/lock" ] && [ -f "$DIR/last_reserved_ip.0" ]
+	[ -f "$DIR/lock" ]; [ -f "$DIR/last_reserved_ip.0" ]
 	# the store still works afterwards
 	run hl ADD eth0 "$c" a
 	[ "$status" -eq 0 ]
@@ -387,7 +387,7 @@ kill_add() {
 	# network name and ids with path characters are refused by the frame
 	run hl ADD eth0 "$(printf '%s' "$c" | jq -c '.name="../evil"')"
 	[ "$status" -eq 1 ]
-	[ ! -e "$DATA/../evil" ] && [ ! -e "$TMP/evil" ]
+	[ ! -e "$DATA/../evil" ]; [ ! -e "$TMP/evil" ]
 	run hl ADD "../x" "$c"
 	[ "$status" -eq 1 ]
 	[ "$(json_get "$output" .code)" = 4 ]
@@ -469,7 +469,7 @@ kill_add() {
 	done
 	wait
 	for i in $(seq 32); do first_ip "$(cat "$TMP/o.$i")"; first_ip "$(cat "$TMP/r.$i")"; done | sort > "$TMP/ips"
-	! grep -q null "$TMP/ips"
+	! grep -q null "$TMP/ips" || false
 	[ "$(sort -u "$TMP/ips" | wc -l)" = 64 ]
 	[ "$(ip_files | wc -l)" = 64 ]
 	# each releases the other's reservations

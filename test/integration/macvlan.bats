@@ -61,7 +61,7 @@ ip_files() { ls "$DATA/mv$TID" 2>/dev/null | grep -c '^[0-9]' || true; }
 	cni macvlan DEL $NSA eth0 "$C" a-$TID
 	cni macvlan DEL $NSB eth0 "$C" b-$TID
 	[ "$(ip_files)" = 0 ]
-	! ip -n mva$TID link show eth0
+	! ip -n mva$TID link show eth0 || false
 }
 
 @test "macvlan: the parent's own namespace cannot reach the children; a macvlan shim on the parent fixes it" {
@@ -74,7 +74,7 @@ ip_files() { ls "$DATA/mv$TID" 2>/dev/null | grep -c '^[0-9]' || true; }
 	C=$(conf bridge)
 	run ip netns exec mvh$TID bash -c "printf '%s' '$C' | CNI_COMMAND=ADD CNI_CONTAINERID=a-$TID CNI_NETNS=$NSA CNI_IFNAME=eth0 CNI_PATH=$CNI_PATH $BIN/macvlan"
 	[ "$status" -eq 0 ]
-	! ip netns exec mvh$TID ping -c1 -W1 $PFX.2
+	! ip netns exec mvh$TID ping -c1 -W1 $PFX.2 || false
 	# the usual fix: a macvlan (bridge mode) of the same parent for the host
 	ip -n mvh$TID addr del $PFX.250/24 dev $P
 	ip -n mvh$TID link add shim link $P type macvlan mode bridge
@@ -97,10 +97,10 @@ ip_files() { ls "$DATA/mv$TID" 2>/dev/null | grep -c '^[0-9]' || true; }
 		[ "$(ip -n mvb$TID -d -j link show eth0 | jq -r '.[0].linkinfo.info_data.mode')" = $mode ]
 		a=$(ip -n mva$TID -j addr show eth0 | jq -r '.[0].addr_info[]|select(.family=="inet").local')
 		b=$(ip -n mvb$TID -j addr show eth0 | jq -r '.[0].addr_info[]|select(.family=="inet").local')
-		! ip netns exec mva$TID ping -c1 -W1 $b
+		! ip netns exec mva$TID ping -c1 -W1 $b || false
 		bridge link set dev $Q hairpin on
 		if [ $mode = private ]; then
-			! ip netns exec mva$TID ping -c1 -W1 $b
+			! ip netns exec mva$TID ping -c1 -W1 $b || false
 		else
 			ip netns exec mva$TID ping -c1 -W2 $b
 		fi
@@ -221,7 +221,7 @@ ip_files() { ls "$DATA/mv$TID" 2>/dev/null | grep -c '^[0-9]' || true; }
 	[ "$(json_get "$output" .code)" = 110 ]
 	run cni macvlan DEL $NSA eth0 "$C"
 	[ "$status" -eq 0 ]
-	! ip -n mva$TID link show eth0
+	! ip -n mva$TID link show eth0 || false
 	ip -n mva$TID route del default
 	run cni macvlan ADD $NSA eth0 "$C"
 	[ "$(json_get "$output" .msg)" = "no default route interface found" ]
@@ -347,7 +347,7 @@ ip_files() { ls "$DATA/mv$TID" 2>/dev/null | grep -c '^[0-9]' || true; }
 	CNI_PATH=$BIN strace -f -qq -e trace=execve -o "$TMP/fork.trace" \
 		bash -c 'printf "%s" "$1" | CNI_COMMAND=ADD CNI_CONTAINERID=a-$2 CNI_NETNS=$3 CNI_IFNAME=eth0 $4/macvlan' _ "$C" "$TID" "$NSA" "$BIN" > "$TMP/fork.out"
 	[ "$(jq -r '.ips[0].address' "$TMP/fork.out")" = "$PFX.2/24" ]
-	! grep -q 'execve(".*host-local"' "$TMP/fork.trace"
+	! grep -q 'execve(".*host-local"' "$TMP/fork.trace" || false
 	# a copy: exec'd
 	CNI_PATH=$d strace -f -qq -e trace=execve -o "$TMP/exec.trace" \
 		bash -c 'printf "%s" "$1" | CNI_COMMAND=ADD CNI_CONTAINERID=b-$2 CNI_NETNS=$3 CNI_IFNAME=eth0 $4/macvlan' _ "$C" "$TID" "$NSB" "$d" > "$TMP/exec.out"

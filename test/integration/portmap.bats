@@ -301,7 +301,7 @@ lb_mine() { "$SOCKLBCTL" list | grep -F -- "$1" || true; }
 	[ "$status" -ne 0 ]
 	# the v6 hostIP is skipped: the container has no v6 address
 	[ "$(nft -j list map inet cni_c pm6h | jq '[.nftables[]|select(.map)|.map.elem//[]|.[]]|length')" = 0 ] ||
-		! nft -j list map inet cni_c pm6h | grep -q "$NET/a$TID"
+		! nft -j list map inet cni_c pm6h | grep -q "$NET/a$TID" || false
 }
 
 @test "portmap: a port published by another container is a conflict naming the owner; lastWriterWins takes it" {
@@ -400,7 +400,7 @@ lb_mine() { "$SOCKLBCTL" list | grep -F -- "$1" || true; }
 	pm DEL a "$(pmconf "$RES_a" '[]')"
 	nft get element inet cni_c pmsrc4 "{ $SUB.0/24 }" | grep -q "$SUB.0/24"
 	printf '%s' '{"cniVersion":"1.1.0","name":"'$NET'","type":"portmap","cni.dev/valid-attachments":[]}' | CNI_COMMAND=GC CNI_PATH=$BIN $BIN/portmap
-	! nft get element inet cni_c pmsrc4 "{ $SUB.0/24 }" 2>/dev/null
+	! nft get element inet cni_c pmsrc4 "{ $SUB.0/24 }" 2>/dev/null || false
 	# 127.0.0.0/8 (localhost hairpin) stays exactly while any IPv4 snat container is published on the node
 	local dst lo
 	dst=$(nft -j list set inet cni_c pmdst4 | jq '[.nftables[]|select(.set)|.set.elem//[]|.[]]|length')
@@ -421,7 +421,7 @@ lb_mine() { "$SOCKLBCTL" list | grep -F -- "$1" || true; }
 	nft get element inet cni_c pmsrc6 "{ fd39:$O::/64 }" | grep -q "fd39:$O::/64"
 	pm DEL v "$(pmconf "$r" '[]')"
 	printf '%s' '{"cniVersion":"1.1.0","name":"x'$NET'","type":"portmap","cni.dev/valid-attachments":[]}' | CNI_COMMAND=GC CNI_PATH=$BIN $BIN/portmap
-	! nft get element inet cni_c pmsrc6 "{ fd39:$O::/64 }" 2>/dev/null
+	! nft get element inet cni_c pmsrc6 "{ fd39:$O::/64 }" 2>/dev/null || false
 }
 
 @test "portmap: IPv6 mapping from the host's v6 address" {
@@ -468,8 +468,8 @@ lb_mine() { "$SOCKLBCTL" list | grep -F -- "$1" || true; }
 	# GC with no attachment left removes the network's conditional maps and rules
 	pm DEL a "$(pmconf "$RES_a" '[]')"
 	printf '%s' '{"cniVersion":"1.1.0","name":"'$NET'","type":"portmap","cni.dev/valid-attachments":[]}' | CNI_COMMAND=GC CNI_PATH=$BIN $BIN/portmap
-	! nft list chain inet cni_c pm_dnat | grep -q "$NET"
-	! nft list map inet cni_c pm4_$NET 2>/dev/null
+	! nft list chain inet cni_c pm_dnat | grep -q "$NET" || false
+	! nft list map inet cni_c pm4_$NET 2>/dev/null || false
 }
 
 @test "portmap: the route_localnet guard drops packets to 127.0.0.0/8 from the network" {

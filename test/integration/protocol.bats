@@ -135,7 +135,7 @@ CONF='{"cniVersion":"1.1.0","name":"lonet","type":"loopback"}'
 	run cni loopback ADD "$NS" eth0 "$CONF"; [ "$status" -eq 0 ]
 	run cni loopback CHECK "$NS" eth0 "$CONF"; [ "$status" -eq 0 ]
 	run cni loopback DEL "$NS" eth0 "$CONF"; [ "$status" -eq 0 ]
-	! ip -n "cnic-$TID" link show lo | grep -q '<LOOPBACK,UP'
+	! ip -n "cnic-$TID" link show lo | grep -q '<LOOPBACK,UP' || false
 	run cni loopback CHECK "$NS" eth0 "$CONF"
 	[ "$status" -eq 1 ]; [[ "$(json_get "$output" .msg)" == *"loopback interface is down"* ]]
 	run cni loopback DEL "$NS" eth0 "$CONF"; [ "$status" -eq 0 ]

@@ -101,7 +101,7 @@ peers() { ip -o link show type veth | grep -c "link-netns p.-$TID" || true; }
 	[ "$status" -eq 0 ]
 	sleep 0.05
 	nft -j list set inet cni_c "masq4_pnet$TID" 2>/dev/null | jq -e '[.nftables[]|select(.set)|.set.elem//[]|.[]]|length == 0' ||
-		! nft list set inet cni_c "masq4_pnet$TID" 2>/dev/null
+		! nft list set inet cni_c "masq4_pnet$TID" 2>/dev/null || false
 	run bash -c "printf '%s' '$C' | CNI_COMMAND=STATUS CNI_PATH=$CNI_PATH $BIN/ptp"
 	[ "$status" -eq 0 ]
 }

@@ -30,7 +30,7 @@ teardown() { teardown_common; }
 	[ "$(json_get "$j" '.[0].master')" = br0 ]
 	ip -n tpa$TID link show tap0 | grep -q '[<,]UP[,>]'
 	run cni tap DEL $NSA tap0 "$C"; [ "$status" -eq 0 ]
-	! ip -n tpa$TID link show tap0
+	! ip -n tpa$TID link show tap0 || false
 	run cni tap DEL $NSA tap0 "$C"; [ "$status" -eq 0 ]
 	ip netns del tpa$TID
 	run cni tap DEL $NSA tap0 "$C"; [ "$status" -eq 0 ]

@@ -63,8 +63,8 @@ sysctl_in() { ip netns exec "nt-$TID" cat "/proc/sys/$1"; }
 	[ "$(mac eth0)" = "$OMAC" ]
 	[ "$(attr eth0 mtu)" = "$OMTU" ]
 	[ "$(attr eth0 txqlen)" = "$OQ" ]
-	! flags eth0 | grep -q PROMISC
-	! flags eth0 | grep -q ALLMULTI
+	! flags eth0 | grep -q PROMISC || false
+	! flags eth0 | grep -q ALLMULTI || false
 	[ ! -e "$B" ]
 	# sysctls are not restored (as the reference: they go with the interface)
 	[ "$(sysctl_in net/ipv4/conf/eth0/arp_filter)" = 1 ]
@@ -115,16 +115,16 @@ sysctl_in() { ip netns exec "nt-$TID" cat "/proc/sys/$1"; }
 	[ "$(mac eth0)" = c2:00:00:00:00:0d ]
 	run cni tuning DEL "$NS" eth0 "$C"
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
-	[ "$(mac eth0)" = "$OMAC" ] && [ "$(attr eth0 mtu)" = "$OMTU" ]
-	! flags eth0 | grep -q PROMISC
+	[ "$(mac eth0)" = "$OMAC" ]; [ "$(attr eth0 mtu)" = "$OMTU" ]
+	! flags eth0 | grep -q PROMISC || false
 	[ -z "$(ls "$DD")" ]
 	run cni tuning ADD "$NS" eth0 "$C"
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
-	[ "$(mac eth0)" = c2:00:00:00:00:0d ] && [ "$(attr eth0 mtu)" = 1300 ]
+	[ "$(mac eth0)" = c2:00:00:00:00:0d ]; [ "$(attr eth0 mtu)" = 1300 ]
 	run sh -c "printf '%s' '$C' | CNI_COMMAND=DEL CNI_CONTAINERID=ctr-$TID CNI_NETNS=$NS CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni $REF"
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
-	[ "$(mac eth0)" = "$OMAC" ] && [ "$(attr eth0 mtu)" = "$OMTU" ]
-	! flags eth0 | grep -q PROMISC
+	[ "$(mac eth0)" = "$OMAC" ]; [ "$(attr eth0 mtu)" = "$OMTU" ]
+	! flags eth0 | grep -q PROMISC || false
 	[ -z "$(ls "$DD")" ]
 }
 
@@ -150,14 +150,14 @@ sysctl_in() { ip netns exec "nt-$TID" cat "/proc/sys/$1"; }
 	A='"args":{"cni":{"mac":"c2:00:00:00:00:03"}}'
 	export CNI_ARGS="IgnoreUnknown=1;MAC=c2:00:00:00:00:04"
 	run cni tuning ADD "$NS" eth0 "$(conf 1.0.0 "$M,$R,$A")"
-	[ "$status" -eq 0 ] && [ "$(mac eth0)" = c2:00:00:00:00:03 ]
+	[ "$status" -eq 0 ]; [ "$(mac eth0)" = c2:00:00:00:00:03 ]
 	run cni tuning ADD "$NS" eth0 "$(conf 1.0.0 "$M,$R")"
-	[ "$status" -eq 0 ] && [ "$(mac eth0)" = c2:00:00:00:00:02 ]
+	[ "$status" -eq 0 ]; [ "$(mac eth0)" = c2:00:00:00:00:02 ]
 	run cni tuning ADD "$NS" eth0 "$(conf 1.0.0 "$M")"
-	[ "$status" -eq 0 ] && [ "$(mac eth0)" = c2:00:00:00:00:04 ]
+	[ "$status" -eq 0 ]; [ "$(mac eth0)" = c2:00:00:00:00:04 ]
 	unset CNI_ARGS
 	run cni tuning ADD "$NS" eth0 "$(conf 1.0.0 "$M")"
-	[ "$status" -eq 0 ] && [ "$(mac eth0)" = c2:00:00:00:00:01 ]
+	[ "$status" -eq 0 ]; [ "$(mac eth0)" = c2:00:00:00:00:01 ]
 	# args.cni.sysctl overrides the config's value of the same key
 	run cni tuning ADD "$NS" eth0 "$(conf 1.0.0 '"sysctl":{"net.ipv4.conf.eth0.arp_ignore":"1"},"args":{"cni":{"sysctl":{"net.ipv4.conf.eth0.arp_ignore":"2"},"mtu":1280}}')"
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
@@ -203,7 +203,7 @@ sysctl_in() { ip netns exec "nt-$TID" cat "/proc/sys/$1"; }
 	[ "$status" -ne 0 ]
 	echo "$output" | jq -r .msg | grep -q "MTU 20"
 	[ "$(sysctl_in net/ipv4/conf/eth0/arp_filter)" = 0 ]
-	[ "$(mac eth0)" = "$OMAC" ] && [ "$(attr eth0 mtu)" = "$OMTU" ]
+	[ "$(mac eth0)" = "$OMAC" ]; [ "$(attr eth0 mtu)" = "$OMTU" ]
 	[ -z "$(ls "$DD" 2>/dev/null)" ]
 }
 
@@ -249,8 +249,8 @@ sysctl_in() { ip netns exec "nt-$TID" cat "/proc/sys/$1"; }
 	G=$(printf '%s' "$C" | jq -c --arg a "a-$TID" '. + {cniVersion: "1.1.0", "cni.dev/valid-attachments": [{containerID: $a, ifname: "eth0"}]} | del(.prevResult)')
 	run cni tuning GC "" "" "$G" ""
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
-	[ -e "$DD/a-${TID}_eth0.json" ] && [ ! -e "$DD/c-${TID}_eth2.json" ]
-	[ -e "$DD/d-${TID}_eth3.json" ] && [ -e "$DD/e-${TID}_eth0.json" ]
+	[ -e "$DD/a-${TID}_eth0.json" ]; [ ! -e "$DD/c-${TID}_eth2.json" ]
+	[ -e "$DD/d-${TID}_eth3.json" ]; [ -e "$DD/e-${TID}_eth0.json" ]
 	# the netns is gone: DEL succeeds and removes the backup
 	ip netns del "nt-$TID"
 	run cni tuning DEL "$NS" eth0 "$C" a-$TID

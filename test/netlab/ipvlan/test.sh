@@ -45,7 +45,7 @@ s_private() {
 	cni ipvlan ADD /run/netns/a eth0 "$C" a > /dev/null
 	cni ipvlan ADD /run/netns/b eth0 "$C" b > /dev/null
 	ip -d -n a link show eth0 | grep -q 'ipvlan  mode l2 private'
-	! ip netns exec a ping -c1 -W1 10.10.5.3
+	! ip netns exec a ping -c1 -W1 10.10.5.3 || false
 	cni ipvlan DEL /run/netns/a eth0 "$C" a
 	cni ipvlan DEL /run/netns/b eth0 "$C" b
 	expect_fail cni ipvlan ADD /run/netns/a eth0 "$(conf l2 10.10.5.0/24 '"flag":"nosuch"')" a
