@@ -165,6 +165,34 @@ struct cnl_port_vlans {
 };
 int cnl_bridge_port_vlans(struct nl_sock *sk, int ifindex, struct cnl_port_vlans *out, struct cni_error *err);
 
+/* ---- traffic control (pkg/netlink/tc.c) ------------------------------ */
+
+/* A token bucket: rate in bytes/s, limit in bytes, buffer in ticks. */
+struct cnl_tbf {
+	uint64_t rate;
+	uint32_t limit, buffer;
+};
+/* Kernel ticks per microsecond (/proc/net/psched, as tc reads it). */
+double cnl_tick_in_usec(void);
+/* tbf as root qdisc, handle 1: (EEXIST when the link has a root qdisc). */
+int cnl_tbf_add(struct nl_sock *sk, int ifindex, const struct cnl_tbf *tbf, struct cni_error *err);
+/* the ingress qdisc, handle ffff: */
+int cnl_ingress_qdisc_add(struct nl_sock *sk, int ifindex, struct cni_error *err);
+/* delete the root (ingress false) or the ingress qdisc */
+int cnl_qdisc_del(struct nl_sock *sk, int ifindex, bool ingress, struct cni_error *err);
+/* on parent (ffff: of an ingress qdisc, ffff:fff2 of clsact) of ifindex,
+ * prio 1, every protocol: u32 match-all, classid 1:1, mirred egress
+ * redirect to to_ifindex */
+int cnl_u32_redirect_all(struct nl_sock *sk, int ifindex, uint32_t parent, int to_ifindex, struct cni_error *err);
+struct cnl_qdisc {
+	char kind[16];
+	uint32_t handle, parent;
+	struct cnl_tbf tbf; /* kind "tbf" */
+};
+int cnl_qdisc_list(struct nl_sock *sk, int ifindex, struct cnl_qdisc **out, size_t *n, struct cni_error *err);
+/* an ifb link, UP, txqlen 0, mtu when non-zero, IFLA_IFALIAS when set */
+int cnl_ifb_create(struct nl_sock *sk, const char *name, unsigned mtu, const char *alias, struct cni_error *err);
+
 /* ---- addresses -------------------------------------------------------- */
 
 struct cnl_addr {
