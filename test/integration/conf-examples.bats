@@ -42,7 +42,7 @@ prepare() {
 run_example() { # file
 	local net
 	net=$(prepare "$1")
-	export CAP_ARGS='{"portMappings":[{"hostPort":'$PORT',"containerPort":80,"protocol":"tcp"}]}'
+	export CAP_ARGS='{"portMappings":[{"hostPort":'$PORT',"containerPort":80,"protocol":"tcp"}]'${EXTRA_CAPS:+,$EXTRA_CAPS}'}'
 	on_cleanup "CNI_CACHE_DIR=$CNI_CACHE_DIR NETCONFPATH=$NETCONFPATH CNI_PATH=$BIN $BIN/cnitool del $net $NS"
 	run "$BIN/cnitool" add "$net" "$NS"
 	echo "$output"
@@ -140,4 +140,19 @@ del_example() {
 	ip route get "$ADDR" | grep -q "dev veth"
 	ip netns exec "cx-$TID" ping -c1 -W2 "$GW"
 	del_example
+}
+
+@test "80-limited: rate limits from the runtime's bandwidth capability, container sysctls" {
+	EXTRA_CAPS='"bandwidth":{"ingressRate":8000000,"ingressBurst":80000,"egressRate":16000000,"egressBurst":160000}'
+	run_example 80-limited.conflist
+	HV=$(json_get "$ADD_OUT" '.interfaces[1].name')
+	IFB=$(json_get "$ADD_OUT" '[.interfaces[] | select(.name | startswith("bwp"))][0].name')
+	on_cleanup "ip link del $IFB"
+	tc -j qdisc show dev "$HV" | jq -e '.[] | select(.kind == "tbf" and .options.rate == 1000000)' >/dev/null
+	tc -j qdisc show dev "$IFB" | jq -e '.[] | select(.kind == "tbf" and .options.rate == 2000000)' >/dev/null
+	[ "$(ip netns exec "cx-$TID" cat /proc/sys/net/core/somaxconn)" = 4096 ]
+	[ "$(ip netns exec "cx-$TID" cat /proc/sys/net/ipv4/conf/eth0/arp_filter)" = 1 ]
+	ip netns exec "cx-$TID" ping -c1 -W2 "$GW"
+	del_example
+	! ip link show "$IFB" 2>/dev/null || false
 }
