@@ -23,7 +23,7 @@ Knobs (environment):
                        containers (not measured)
   BENCH_HL=10,1000,10000  host-local existing allocations
   BENCH_IPERF_RUNS=7 BENCH_IPERF_SECS=5
-  BENCH_SKIP=...       comma list of stages to skip: chains,rusage,par,hostlocal,iperf
+  BENCH_SKIP=...       comma list of stages to skip: chains,rusage,meta,par,hostlocal,iperf
 """
 import json
 import os
@@ -467,6 +467,78 @@ def stage_par(work, res):
     settle(PAR * 2)
 
 
+def conf_meta(p):
+    """The bridge chain with both meta plugins behind it (limits far above
+    what one ADD sends, so only their own cost is measured)."""
+    pl = conf_bridge(p)
+    pl.append({"type": "bandwidth", "ingressRate": 1000000000, "ingressBurst": 8000000,
+               "egressRate": 1000000000, "egressBurst": 8000000})
+    pl.append({"type": "tuning", "dataDir": p["data"] + "-tuning", "mtu": 1400,
+               "sysctl": {"net.ipv4.conf.IFNAME.arp_filter": "1"}})
+    return pl
+
+
+def stage_meta(work, res):
+    """bridge + host-local + bandwidth + tuning, one container at a time
+    through libcni: ADD/DEL latency of both suites (alternating) and the
+    per-invocation cost of each plugin."""
+    cw = os.path.join(work, "meta")
+    os.makedirs(cw)
+    rlog = os.path.join(cw, "runru.log")
+    host = Host("m", cw, floor=False, runru_log=rlog)
+    out = res["meta"] = {"title": "bridge + host-local + bandwidth + tuning", "points": {}, "missing": {},
+                         "errors": []}
+    confdir = os.path.join(cw, "net.d")
+    names = []
+    try:
+        active = []
+        for si, s in enumerate(SUITES):
+            d = OURS if s == "ours" else REF
+            plugins = conf_meta(suite_params(6, si, cw))
+            miss = [t for t in plugin_types(plugins) if not os.access(os.path.join(d, t), os.X_OK)]
+            if miss:
+                out["missing"][s] = miss
+                continue
+            net = "m%s%s" % (RID, s[0])
+            write_conf(confdir, net, plugins)
+            cache = os.path.join(cw, "cache-" + s)
+            host.drv.cmd("suite %s %s %s %s" % (s, d, cache, confdir))
+            host.drv.cmd("suite %s-ru %s %s %s" % (s, make_wrapdir(cw, d, s), cache, confdir))
+            active.append((s, net))
+        lat = {s: {"add": [], "del": []} for s, _ in active}
+        for i in range(SAMPLES):
+            for s, net in (active if i % 2 == 0 else active[::-1]):
+                nn = "cb%sm%s_%d" % (RID, s[0], len(names))
+                names.append(nn)
+                host.drv.cmd("nsadd " + nn)
+                a = host.drv.cmd("add %s %s %s -" % (s, net, nn))
+                dl = host.drv.cmd("del %s %s %s -" % (s, net, nn))
+                for op, ans in (("add", a), ("del", dl)):
+                    if ans.startswith("ok"):
+                        lat[s][op].append(int(parse_ok(ans)[0]) / 1e6)
+                    else:
+                        out["errors"].append("%s %s: %s" % (s, op, ans))
+        for s in lat:
+            out["points"][s] = {op: blockstats(v, BLOCKS) for op, v in lat[s].items()}
+        for k in range(RUSAGE_SAMPLES):
+            for s, net in active:
+                nn = "cb%sm%s_r%d" % (RID, s[0], k)
+                names.append(nn)
+                host.drv.cmd("nsadd " + nn)
+                host.drv.cmd("add %s-ru %s %s -" % (s, net, nn))
+                host.drv.cmd("del %s-ru %s %s -" % (s, net, nn))
+        out["rusage"] = parse_runru(rlog, cw)
+        for s in lat:
+            st = out["points"][s]
+            if st.get("add"):
+                log("meta %s: ADD p50 %.2f ms, DEL p50 %.2f ms" % (s, st["add"]["p50"], (st.get("del") or {}).get("p50", 0)))
+    finally:
+        for nn in names:
+            host.drv.cmd("nsdel " + nn)
+        host.close()
+    settle(len(names))
+
+
 def stage_hostlocal(work, res):
     """host-local alone, run directly, at HL existing allocations."""
     out = res["hostlocal"] = {}
@@ -674,8 +746,8 @@ def main():
         raise KeyboardInterrupt()
     signal.signal(signal.SIGTERM, onsig)
     try:
-        for stage, fn in (("chains", stage_chains), ("par", stage_par), ("hostlocal", stage_hostlocal),
-                          ("iperf", stage_iperf)):
+        for stage, fn in (("chains", stage_chains), ("meta", stage_meta), ("par", stage_par),
+                          ("hostlocal", stage_hostlocal), ("iperf", stage_iperf)):
             if stage in SKIP:
                 continue
             ts = time.time()

@@ -95,7 +95,8 @@ if Ns:
         target("%s DEL p50 at N=%s within 1.25x of the kernel floor" % (chains[c]["title"], N200),
                "%sx (%s vs %s ms)" % (f2(r), f2(a), f2(b)) if r else "–", r <= 1.25 if r else None)
 rss_max = {}
-for c in chains.values():
+meta = R.get("meta") or {}
+for c in list(chains.values()) + [meta]:
     for s, plugs in c.get("rusage", {}).items():
         for p, cmds in plugs.items():
             for cmd, v in cmds.items():
@@ -232,7 +233,36 @@ for c, v in chains.items():
             gi = lambda d: "%d" % med(d["maxrss_kib"]) if d else "–"
             w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (c, p, cmd, gi(o), gi(r), g(o, "cpu_ms"), g(r, "cpu_ms"),
                                                              g(o, "wall_ms"), g(r, "wall_ms")))
+ru = meta.get("rusage", {})
+for p in sorted(set(ru.get("ours", {})) | set(ru.get("ref", {}))):
+    for cmd in ("ADD", "DEL"):
+        o = ru.get("ours", {}).get(p, {}).get(cmd)
+        r = ru.get("ref", {}).get(p, {}).get(cmd)
+        g = lambda d, k: f2(med(d[k])) if d else "–"
+        gi = lambda d: "%d" % med(d["maxrss_kib"]) if d else "–"
+        w("| meta | %s | %s | %s | %s | %s | %s | %s | %s |" % (p, cmd, gi(o), gi(r), g(o, "cpu_ms"), g(r, "cpu_ms"),
+                                                           g(o, "wall_ms"), g(r, "wall_ms")))
 w()
+if meta.get("points"):
+    w("### Meta plugins in a chain: %s" % meta["title"])
+    w()
+    w("One container at a time through libcni, suites alternating (N=1); the ADD carries both limits "
+      "(an ifb and two tbfs) and a tuning MTU + sysctl.")
+    w()
+    w("| op | ours p50 ms (min–max of runs) | ref p50 ms | ref/ours |")
+    w("|---|---|---|---|")
+    for op in ("add", "del"):
+        o = (meta["points"].get("ours") or {}).get(op)
+        r = (meta["points"].get("ref") or {}).get(op)
+        w("| %s | %s | %s | %s |" % (op.upper(), rng(o) if o else "–", rng(r) if r else "–",
+                                      f2(ratio(r["p50"], o["p50"])) + "x" if o and r else "–"))
+    if meta.get("missing"):
+        w()
+        w("Not built: %s" % "; ".join("%s: %s" % (s, " ".join(m)) for s, m in meta["missing"].items()))
+    if meta.get("errors"):
+        w()
+        w("Errors (%d): %s" % (len(meta["errors"]), "; ".join(meta["errors"][:3])))
+    w()
 w("### Binary sizes")
 w()
 w("| plugin | ours bytes | reference bytes |")

@@ -35,6 +35,15 @@ teardown() { teardown_common; }
 		awk -v v="$(jq -r ".chains.$c.points[\"5\"].floor.del.p50" "$OUT/results.json")" 'BEGIN { exit !(v + 0 > 0) }'
 		[ "$(jq -r ".chains.$c.error_count.ours" "$OUT/results.json")" = 0 ]
 	done
+	# the meta-plugin chain (bandwidth, tuning) ran for both suites, without errors
+	for s in ours ref; do
+		for op in add del; do
+			awk -v v="$(jq -r ".meta.points.$s.$op.p50" "$OUT/results.json")" 'BEGIN { exit !(v + 0 > 0) }'
+		done
+		jq -e ".meta.rusage.$s.bandwidth.ADD.maxrss_kib | length > 0" "$OUT/results.json" >/dev/null
+	done
+	[ "$(jq -r '.meta.errors | length' "$OUT/results.json")" = 0 ]
+	grep -q '^### Meta plugins in a chain' "$OUT/report.md"
 	# the report carries the tables and the plots exist
 	grep -q '^## Targets' "$OUT/report.md"
 	grep -Eq '^\| 1 \| libcni \(n=[0-9]+/[0-9]+\) \| [0-9]' "$OUT/report.md"
