@@ -223,25 +223,20 @@ w("Through a tiny launcher (`bench/runru`, wait4 rusage) on the first N of each 
 w()
 w("| chain | plugin | cmd | peak RSS KiB ours | ref | CPU ms ours | ref | wall ms ours | ref |")
 w("|---|---|---|---|---|---|---|---|---|")
-for c, v in chains.items():
-    ru = v.get("rusage", {})
+def rusage_rows(c, ru):
+    g = lambda d, k: f2(med(d[k])) if d else "–"
+    gi = lambda d: "%d" % med(d["maxrss_kib"]) if d else "–"
     for p in sorted(set(ru.get("ours", {})) | set(ru.get("ref", {}))):
         for cmd in ("ADD", "DEL"):
             o = ru.get("ours", {}).get(p, {}).get(cmd)
             r = ru.get("ref", {}).get(p, {}).get(cmd)
-            g = lambda d, k: f2(med(d[k])) if d else "–"
-            gi = lambda d: "%d" % med(d["maxrss_kib"]) if d else "–"
             w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (c, p, cmd, gi(o), gi(r), g(o, "cpu_ms"), g(r, "cpu_ms"),
                                                              g(o, "wall_ms"), g(r, "wall_ms")))
-ru = meta.get("rusage", {})
-for p in sorted(set(ru.get("ours", {})) | set(ru.get("ref", {}))):
-    for cmd in ("ADD", "DEL"):
-        o = ru.get("ours", {}).get(p, {}).get(cmd)
-        r = ru.get("ref", {}).get(p, {}).get(cmd)
-        g = lambda d, k: f2(med(d[k])) if d else "–"
-        gi = lambda d: "%d" % med(d["maxrss_kib"]) if d else "–"
-        w("| meta | %s | %s | %s | %s | %s | %s | %s | %s |" % (p, cmd, gi(o), gi(r), g(o, "cpu_ms"), g(r, "cpu_ms"),
-                                                           g(o, "wall_ms"), g(r, "wall_ms")))
+
+
+for c, v in chains.items():
+    rusage_rows(c, v.get("rusage", {}))
+rusage_rows("meta", meta.get("rusage", {}))
 w()
 if meta.get("points"):
     w("### Meta plugins in a chain: %s" % meta["title"])

@@ -155,6 +155,18 @@ static int host_end(const struct cni_call *c, int nsfd, struct nl_sock *hsk, str
 			  "(%s, the peer of %s, is not a host interface of prevResult)", hl->name, c->ifname);
 }
 
+/* ADD and CHECK: prevResult (no_prev: the reference's text for each), a
+ * host netlink socket, the host end of the veth. */
+static int open_attachment(struct cni_call *c, const char *no_prev, struct nl_sock **hsk, struct cnl_link *hl)
+{
+	if (!c->prev)
+		return cni_errorf(&c->err, CNI_ERR_INVALID_CONFIG, "%s", no_prev);
+	_cleanup_close_ int nsfd = netns_open(c->netns, &c->err);
+	if (nsfd < 0 || !(*hsk = cnl_open(&c->err)))
+		return -1;
+	return host_end(c, nsfd, *hsk, hl, &c->err);
+}
+
 /* The parent for our filter when the host end already has another tool's
  * ingress (ffff:) or clsact (its ingress hook ffff:fff2) qdisc, else 0. */
 static uint32_t existing_ingress_parent(struct nl_sock *hsk, int ifindex)
@@ -184,16 +196,9 @@ static int cmd_add(struct cni_call *c)
 		c->result = c->prev ? cni_result_dup(c->prev) : cni_result_new();
 		return c->result ? 0 : cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
 	}
-	if (!c->prev)
-		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "must be called as chained plugin");
-	_cleanup_close_ int nsfd = netns_open(c->netns, err);
-	if (nsfd < 0)
-		return -1;
-	_cleanup_nl_ struct nl_sock *hsk = cnl_open(err);
-	if (!hsk)
-		return -1;
+	_cleanup_nl_ struct nl_sock *hsk = NULL;
 	struct cnl_link hl;
-	if (host_end(c, nsfd, hsk, &hl, err) < 0)
+	if (open_attachment(c, "must be called as chained plugin", &hsk, &hl) < 0)
 		return -1;
 	c->result = cni_result_dup(c->prev);
 	if (!c->result)
@@ -302,16 +307,9 @@ static int cmd_check(struct cni_call *c)
 	struct bw b;
 	if (bw_load(c, &b, err) < 0)
 		return -1;
-	if (!c->prev)
-		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "must be called as a chained plugin");
-	_cleanup_close_ int nsfd = netns_open(c->netns, err);
-	if (nsfd < 0)
-		return -1;
-	_cleanup_nl_ struct nl_sock *hsk = cnl_open(err);
-	if (!hsk)
-		return -1;
+	_cleanup_nl_ struct nl_sock *hsk = NULL;
 	struct cnl_link hl;
-	if (host_end(c, nsfd, hsk, &hl, err) < 0)
+	if (open_attachment(c, "must be called as a chained plugin", &hsk, &hl) < 0)
 		return -1;
 	if (b.in_rate && check_tbf(hsk, hl.ifindex, hl.name, b.in_rate, b.in_burst, err) < 0)
 		return -1;

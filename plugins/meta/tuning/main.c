@@ -472,22 +472,31 @@ static int undo_sysctls_in(void *arg, struct cni_error *err)
 	return 0;
 }
 
+/* ADD and CHECK: the config (allowlist for ADD), the sysctls' paths,
+ * prevResult, the netns. t is safe to free whatever happens. */
+static int tconf_prepare(struct cni_call *c, struct tconf *t, bool add, int *nsfd)
+{
+	struct cni_error *err = &c->err;
+	memset(t, 0, sizeof(*t));
+	*nsfd = -1;
+	if (check_duplicate_sysctls(c->stdin_data, c->stdin_len, err) < 0 || tconf_load(c, t, err) < 0 ||
+	    (add && check_allowlist(t, err) < 0))
+		return -1;
+	for (size_t i = 0; i < t->n_sc; i++)
+		if (sysctl_rel(t->sc[i].key, c->ifname, t->sc[i].rel, sizeof(t->sc[i].rel), err) < 0)
+			return -1;
+	if (!c->prev)
+		return cni_errorf(err, CNI_ERR_INVALID_CONFIG, "Required prevResult missing");
+	*nsfd = netns_open(c->netns, err);
+	return *nsfd < 0 ? -1 : 0;
+}
+
 static int cmd_add(struct cni_call *c)
 {
 	struct cni_error *err = &c->err;
-	if (check_duplicate_sysctls(c->stdin_data, c->stdin_len, err) < 0)
-		return -1;
 	struct tconf t;
-	int r = tconf_load(c, &t, err);
-	if (r == 0)
-		r = check_allowlist(&t, err);
-	for (size_t i = 0; r == 0 && i < t.n_sc; i++)
-		r = sysctl_rel(t.sc[i].key, c->ifname, t.sc[i].rel, sizeof(t.sc[i].rel), err);
-	if (r == 0 && !c->prev)
-		r = cni_errorf(err, CNI_ERR_INVALID_CONFIG, "Required prevResult missing");
-	_cleanup_close_ int nsfd = r == 0 ? netns_open(c->netns, err) : -1;
-	if (r == 0 && nsfd < 0)
-		r = -1;
+	_cleanup_close_ int nsfd = -1;
+	int r = tconf_prepare(c, &t, true, &nsfd);
 	struct add_ctx a = { .c = c, .t = &t };
 	if (r == 0 && t.n_sc)
 		r = netns_run_fd(nsfd, write_sysctls, &a, err);
@@ -628,17 +637,9 @@ static int check_sysctls(void *arg, struct cni_error *err)
 static int cmd_check(struct cni_call *c)
 {
 	struct cni_error *err = &c->err;
-	if (check_duplicate_sysctls(c->stdin_data, c->stdin_len, err) < 0)
-		return -1;
 	struct tconf t;
-	int r = tconf_load(c, &t, err);
-	for (size_t i = 0; r == 0 && i < t.n_sc; i++)
-		r = sysctl_rel(t.sc[i].key, c->ifname, t.sc[i].rel, sizeof(t.sc[i].rel), err);
-	if (r == 0 && !c->prev)
-		r = cni_errorf(err, CNI_ERR_INVALID_CONFIG, "Required prevResult missing");
-	_cleanup_close_ int nsfd = r == 0 ? netns_open(c->netns, err) : -1;
-	if (r == 0 && nsfd < 0)
-		r = -1;
+	_cleanup_close_ int nsfd = -1;
+	int r = tconf_prepare(c, &t, false, &nsfd);
 	/* the link first: with it gone its sysctls are gone too */
 	_cleanup_nl_ struct nl_sock *sk = r == 0 ? cnl_open_netns(nsfd, err) : NULL;
 	struct cnl_link l;
