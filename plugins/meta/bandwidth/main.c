@@ -10,9 +10,9 @@
  * Rates are bits/s, bursts bits; the tbf gets the reference's limit
  * (rate x 25 ms + burst) and buffer (burst time in kernel ticks).
  *
- * ADD undoes what it made when a later step fails. An ingress or clsact
- * qdisc another tool already put on the host end is used as it is (the
- * reference fails with "file exists"), and then never deleted by us. DEL
+ * ADD undoes what it made when a later step fails (the reference leaves the
+ * tbf and the ifb). An ingress or clsact qdisc another tool put on the host
+ * end is refused by name (see cmd_add) and left as it is. DEL
  * deletes the ifb (the host end's qdiscs go with the veth). CHECK compares
  * the tbfs with the config. GC deletes the ifbs of this network's stale
  * attachments (each ifb names its network and container in its alias).
@@ -167,23 +167,23 @@ static int open_attachment(struct cni_call *c, const char *no_prev, struct nl_so
 	return host_end(c, nsfd, *hsk, hl, &c->err);
 }
 
-/* The parent for our filter when the host end already has another tool's
- * ingress (ffff:) or clsact (its ingress hook ffff:fff2) qdisc, else 0. */
-static uint32_t existing_ingress_parent(struct nl_sock *hsk, int ifindex)
+/* The kind of ingress-side qdisc (ingress, clsact) another tool already
+ * put on the host end, or NULL. */
+static const char *existing_ingress_kind(struct nl_sock *hsk, int ifindex)
 {
 	struct cnl_qdisc *q = NULL;
 	size_t n = 0;
 	struct cni_error e = { 0 };
-	uint32_t parent = 0;
+	const char *kind = NULL;
 	if (cnl_qdisc_list(hsk, ifindex, &q, &n, &e) == 0)
-		for (size_t i = 0; i < n && !parent; i++) {
+		for (size_t i = 0; i < n && !kind; i++) {
 			if (!strcmp(q[i].kind, "ingress"))
-				parent = 0xffff0000u;
+				kind = "ingress";
 			else if (!strcmp(q[i].kind, "clsact"))
-				parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS);
+				kind = "clsact";
 		}
 	free(q);
-	return parent;
+	return kind;
 }
 
 static int cmd_add(struct cni_call *c)
@@ -230,14 +230,23 @@ static int cmd_add(struct cni_call *c)
 			char mac[18];
 			if (cni_result_add_interface(c->result, ifb, il.has_mac ? cnl_mac_fmt(il.mac, mac) : NULL, NULL) < 0)
 				r = cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
-			uint32_t parent = 0xffff0000u;
+			/* The redirect must own the ingress hook: on another tool's
+			 * ingress/clsact qdisc it would either take the container's
+			 * packets before that tool's filters (a policy agent's, say)
+			 * or never run after them. So that is refused, by name. */
 			cni_error_clear(&e);
+			const char *other;
 			if (r == 0 && cnl_ingress_qdisc_add(hsk, hl.ifindex, &e) == 0)
 				ingress_made = true;
-			else if (r == 0 && !(e.code == CNI_ERR_EXISTS && (parent = existing_ingress_parent(hsk, hl.ifindex))))
+			else if (r == 0 && e.code == CNI_ERR_EXISTS && (other = existing_ingress_kind(hsk, hl.ifindex)))
+				r = cni_errorf(err, CNI_ERR_EXISTS,
+					       "create ingress qdisc: host interface %s already has an %s qdisc (another "
+					       "tool's); the egress limit needs the ingress hook to itself",
+					       hl.name, other);
+			else if (r == 0)
 				r = (*err = e, -1);
 			if (r == 0)
-				r = cnl_u32_redirect_all(hsk, hl.ifindex, parent, il.ifindex, err);
+				r = cnl_u32_redirect_all(hsk, hl.ifindex, 0xffff0000u, il.ifindex, err);
 			if (r == 0 && cnl_tbf_add(hsk, il.ifindex, &t, err) < 0)
 				r = cni_error_wrap(err, "create ifb qdisc");
 		}
