@@ -93,6 +93,8 @@ int cni_grow(void **arr, size_t *cap, size_t n, size_t elem);
  * 0 or -errno. */
 int cni_file_replace(const char *path, const void *data, size_t len, bool sync, mode_t mode);
 int cni_file_remove(const char *path);
+/* mkdir -p: every missing component with mode; 0 or -errno (errno set) */
+int cni_mkdir_p(const char *path, mode_t mode);
 int cni_file_tmp_name(char *out, size_t len, const char *path); /* "<path>.tmp"; 0 or -ENAMETOOLONG */
 bool cni_file_is_tmp(const char *name); /* ends in ".tmp" */
 

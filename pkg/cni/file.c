@@ -12,6 +12,7 @@
  * filesystems) "<path>.tmp" is written directly. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,6 +57,25 @@ bool cni_file_is_tmp(const char *name)
 {
 	size_t l = strlen(name);
 	return l > 4 && !strcmp(name + l - 4, ".tmp");
+}
+
+int cni_mkdir_p(const char *path, mode_t mode)
+{
+	char p[PATH_MAX];
+	size_t len = strlen(path);
+	if (len >= sizeof(p))
+		return errno = ENAMETOOLONG, -ENAMETOOLONG;
+	memcpy(p, path, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		char c = p[i];
+		p[i] = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -errno;
+		p[i] = c;
+	}
+	return 0;
 }
 
 int cni_file_replace(const char *path, const void *data, size_t len, bool sync, mode_t mode)

@@ -795,24 +795,6 @@ static int rebuild(struct ipam_store *s, keep_fn keep, void *ud, size_t *removed
 
 /* ---- public: open/lock ---- */
 
-static int mkdir_p(const char *path, struct cni_error *err)
-{
-	size_t len = strlen(path);
-	_cleanup_free_ char *p = strdup(path);
-	if (!p)
-		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
-	for (size_t i = 1; i <= len; i++) {
-		if (p[i] != '/' && p[i] != '\0')
-			continue;
-		char c = p[i];
-		p[i] = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return cni_errorf_errno(err, CNI_ERR_IPAM_STORE, errno, "cannot create data directory %s", p);
-		p[i] = c;
-	}
-	return 0;
-}
-
 int ipam_store_open(struct ipam_store *s, const char *data_dir, const char *net, size_t n_sets,
 		    struct cni_error *err)
 {
@@ -834,8 +816,11 @@ int ipam_store_open(struct ipam_store *s, const char *data_dir, const char *net,
 	 * network makes no mkdir call) */
 	dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 && errno == ENOENT) {
-		if (mkdir_p(data_dir, err) < 0)
+		int r = cni_mkdir_p(data_dir, 0755);
+		if (r < 0) {
+			cni_errorf_errno(err, CNI_ERR_IPAM_STORE, -r, "cannot create data directory %s", data_dir);
 			goto fail;
+		}
 		dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (dfd < 0) {

@@ -41,27 +41,11 @@ int nft_record_path(char *out, size_t len, const char *kind, const char *net, co
 	return l < 0 || (size_t)l >= len ? -1 : 0;
 }
 
-static int mkdir_p(char *path)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		int r = mkdir(path, 0700);
-		*p = '/';
-		if (r < 0 && errno != EEXIST)
-			return -1;
-	}
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 int nft_lock_file(const char *dir, const char *name, struct cni_error *err)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s", dir);
-	if (mkdir_p(path) < 0)
+	if (cni_mkdir_p(path, 0700) < 0)
 		return cni_errorf_errno(err, CNI_ERR_IO, errno, "cannot create %s", path);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -114,7 +98,7 @@ int nft_record_write(const char *path, const char *cid, const char *ifname, cons
 	if (!slash)
 		return cni_errorf(err, CNI_ERR_IO, "bad record path %s", path);
 	*slash = 0;
-	if (mkdir_p(dir) < 0)
+	if (cni_mkdir_p(dir, 0700) < 0)
 		return cni_errorf_errno(err, CNI_ERR_IO, errno, "cannot create %s", dir);
 	int r = cni_file_replace(path, text, strlen(text), false, 0600);
 	if (r < 0)

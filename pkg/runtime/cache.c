@@ -181,20 +181,6 @@ fail:
 	return -1;
 }
 
-static int mkdir_p(char *path, mode_t mode)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		int r = mkdir(path, mode);
-		*p = '/';
-		if (r < 0 && errno != EEXIST)
-			return -1;
-	}
-	return mkdir(path, mode) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 int cni_cache_write(const char *cache_dir, const struct cni_cache_entry *e, struct cni_error *err)
 {
 	_cleanup_free_ char *path = cni_cache_path(cache_dir, e->net_name, e->container_id, e->ifname, err);
@@ -205,7 +191,7 @@ int cni_cache_write(const char *cache_dir, const struct cni_cache_entry *e, stru
 		return -1;
 	char *slash = strrchr(path, '/');
 	*slash = '\0';
-	if (mkdir_p(path, 0700) < 0)
+	if (cni_mkdir_p(path, 0700) < 0)
 		return cni_errorf_errno(err, CNI_ERR_IO, errno, "failed to create %s", path);
 	*slash = '/';
 	int r = cni_file_replace(path, data, strlen(data), true, 0600);

@@ -329,23 +329,6 @@ static int backup_path(const struct cni_call *c, const char *dir, char *out, siz
 	return 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char p[PATH_MAX];
-	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
-		return -ENAMETOOLONG;
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = '\0';
-			if (mkdir(p, 0700) < 0 && errno != EEXIST)
-				return -errno;
-			*s = '/';
-		}
-	if (mkdir(p, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* Same fields as the reference's file (which it reads back the same way),
  * plus who it belongs to, for GC. */
 static int backup_write(const struct cni_call *c, const char *dir, const struct saved *s, struct cni_error *err)
@@ -372,7 +355,7 @@ static int backup_write(const struct cni_call *c, const char *dir, const struct 
 	_cleanup_free_ char *text = json_dumps(o, JSON_INDENT(1));
 	if (!text)
 		return cni_errorf(err, CNI_ERR_INTERNAL, "out of memory");
-	int r = mkdir_p(dir);
+	int r = cni_mkdir_p(dir, 0700);
 	if (r == 0)
 		r = cni_file_replace(path, text, strlen(text), false, 0600);
 	if (r < 0)
